@@ -1,0 +1,42 @@
+//! The control plane's settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The default listen address: loopback, the port ECS-compatible tools commonly use for a local
+/// endpoint.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:4566";
+/// The region of requests that carry no SigV4 credential scope.
+pub const DEFAULT_REGION: &str = "us-east-1";
+/// The account every resource belongs to until accounts come with the security layer.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+/// The largest request body accepted. RegisterTaskDefinition's own limit is 64 KiB; the rest of
+/// the margin is for JSON whitespace and future shapes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How the control plane runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the API listens.
+    pub listen: SocketAddr,
+    /// Where the embedded store keeps its file.
+    pub data_dir: PathBuf,
+    /// The region of requests that name none.
+    pub region: String,
+    /// The account id in every ARN.
+    pub account_id: String,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("the default listen address is valid"),
+            data_dir: PathBuf::from("berth-data"),
+            region: DEFAULT_REGION.to_string(),
+            account_id: DEFAULT_ACCOUNT.to_string(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Starting the control plane: open the store in the data directory, bind, serve.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use berth_store::{RedbStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::ServerConfig;
+use crate::http::{AppState, serve};
+
+/// The file of the embedded store inside the data directory.
+pub const STORE_FILE: &str = "berth.redb";
+
+/// Why the control plane could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be created.
+    #[error("failed to create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("failed to open the store at {path}: {source}")]
+    Store {
+        /// The store file.
+        path: String,
+        /// What the store said.
+        source: berth_store::StoreError,
+    },
+    /// The listen address could not be bound.
+    #[error("failed to listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// A running control plane.
+pub struct Running {
+    /// The address the API listens on (the real port when 0 was asked for).
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests, lets those in flight finish, and waits for the server to end.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap_or_else(|err| Err(std::io::Error::other(err)))
+    }
+
+    /// Waits until the server ends on its own (it only does on an error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.unwrap_or_else(|err| Err(std::io::Error::other(err)))
+    }
+}
+
+/// Opens the embedded redb store in `config.data_dir` and starts serving on `config.listen`.
+pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let path = config.data_dir.join(STORE_FILE);
+    let store = RedbStore::open(&path).map_err(|source| StartError::Store { path: path.display().to_string(), source })?;
+    start_with_store(config, Arc::new(store)).await
+}
+
+/// Starts serving on `config.listen` over an already open store.
+pub async fn start_with_store(config: ServerConfig, store: Arc<dyn Store>) -> Result<Running, StartError> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let state = AppState { store, config: Arc::new(config) };
+    let task = tokio::spawn(serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, "control plane listening");
+    Ok(Running { addr, stop: Some(stop), task })
+}

@@ -1,0 +1,241 @@
+//! Watches: the history of recent events and the streams that read it.
+//!
+//! Every backend publishes each committed transaction's events, in revision order, to one
+//! [`Hub`]. The hub keeps them in a bounded ring (the watch history) and each [`WatchStream`] is
+//! only a cursor into that ring, so:
+//! - replay and live delivery are the same read, done under the hub's lock that publishing also
+//!   takes: nothing committed while a watch is being set up can be missed or seen twice;
+//! - writers never wait for watchers and watchers hold no events of their own: a watcher that
+//!   falls so far behind that its position leaves the ring gets [`StoreError::Compacted`] and
+//!   must re-list, and memory stays bounded by the ring's size.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+
+use futures::Stream;
+
+use crate::{Event, Result, Revision, StoreError};
+
+/// How many events the watch history keeps unless configured otherwise.
+pub const DEFAULT_WATCH_HISTORY: usize = 100_000;
+
+/// How many ring entries one poll examines before yielding, so that a watcher on a quiet prefix
+/// behind a busy one holds the hub's lock only briefly at a time.
+const SCAN_CHUNK: usize = 4096;
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical section
+/// here leaves the state valid at each step), so poisoning is not an error.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The watch history of one store and the wakers of the watchers waiting on it.
+pub(crate) struct Hub {
+    state: Mutex<HubState>,
+}
+
+struct HubState {
+    /// Recent events in revision order; events of one revision are adjacent.
+    ring: VecDeque<Arc<Event>>,
+    /// The sequence number of `ring[0]`; every published event gets the next one.
+    front_seq: u64,
+    /// The most events `ring` holds.
+    capacity: usize,
+    /// Every event with a revision above this one is still in `ring`.
+    history_start: Revision,
+    /// The last published revision.
+    current: Revision,
+    /// The wakers of watchers that have read everything published, by watcher id.
+    waiting: HashMap<u64, Waker>,
+    next_watcher: u64,
+    closed: bool,
+}
+
+impl HubState {
+    fn next_seq(&self) -> u64 {
+        self.front_seq + self.ring.len() as u64
+    }
+}
+
+impl Hub {
+    /// A hub whose history starts at `current` (the store's revision when it was opened) and
+    /// keeps at most `capacity` events (at least one).
+    pub(crate) fn new(current: Revision, capacity: usize) -> Self {
+        let state = HubState {
+            ring: VecDeque::new(),
+            front_seq: 0,
+            capacity: capacity.max(1),
+            history_start: current,
+            current,
+            waiting: HashMap::new(),
+            next_watcher: 0,
+            closed: false,
+        };
+        Hub { state: Mutex::new(state) }
+    }
+
+    /// Publishes committed transactions, given as `(revision, events)` in increasing revision
+    /// order and above any revision published before. Callers serialize their calls.
+    pub(crate) fn publish(&self, commits: impl IntoIterator<Item = (Revision, Vec<Event>)>) {
+        let wakers: Vec<Waker> = {
+            let mut state = lock(&self.state);
+            for (revision, events) in commits {
+                state.current = revision;
+                state.ring.extend(events.into_iter().map(Arc::new));
+            }
+            while state.ring.len() > state.capacity {
+                let Some(evicted) = state.ring.pop_front() else { break };
+                state.front_seq += 1;
+                state.history_start = state.history_start.max(evicted.revision());
+            }
+            state.waiting.drain().map(|(_, waker)| waker).collect()
+        };
+        // Woken outside the lock: a woken watcher's first move is to take it.
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Ends every watch once it has read what was published: the store is gone.
+    pub(crate) fn close(&self) {
+        let wakers: Vec<Waker> = {
+            let mut state = lock(&self.state);
+            state.closed = true;
+            state.waiting.drain().map(|(_, waker)| waker).collect()
+        };
+        wakers.into_iter().for_each(Waker::wake);
+    }
+
+    /// Starts a watch of `prefix` after `after` (`None`: after the last published revision).
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        prefix: &str,
+        after: Option<Revision>,
+    ) -> Result<WatchStream> {
+        let mut state = lock(&self.state);
+        if state.closed {
+            return Err(StoreError::Closed);
+        }
+        let after = after.unwrap_or(state.current);
+        if after < state.history_start {
+            return Err(StoreError::Compacted { requested: after, oldest: state.history_start });
+        }
+        let skip = state.ring.partition_point(|event| event.revision() <= after);
+        let id = state.next_watcher;
+        state.next_watcher += 1;
+        Ok(WatchStream {
+            hub: Arc::clone(self),
+            id,
+            prefix: prefix.to_owned(),
+            after,
+            cursor: state.front_seq + skip as u64,
+            seen_through: after,
+            ready: VecDeque::new(),
+            finished: false,
+        })
+    }
+}
+
+/// A stream of the changes under a prefix, in revision order, without gaps or duplicates.
+///
+/// Yields `Ok(event)` for every change after the revision the watch started from. It ends with
+/// one `Err` and then `None`: [`StoreError::Compacted`] when the watcher fell further behind than
+/// the store's watch history (re-list with [`crate::Store::range`] and watch again from that
+/// snapshot's revision), or [`StoreError::Closed`] when the store was dropped. Read it with
+/// [`futures::StreamExt::next`] or [`WatchStream::next`].
+pub struct WatchStream {
+    hub: Arc<Hub>,
+    id: u64,
+    prefix: String,
+    /// Only events above this revision are wanted (it can be ahead of the store).
+    after: Revision,
+    /// The sequence number of the next ring entry to examine.
+    cursor: u64,
+    /// Every matching event up to this revision has been queued in `ready`.
+    seen_through: Revision,
+    /// Matching events taken from the ring and not yet yielded.
+    ready: VecDeque<Arc<Event>>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchStream")
+            .field("prefix", &self.prefix)
+            .field("seen_through", &self.seen_through)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WatchStream {
+    /// The next change, or `None` once the stream has ended.
+    pub async fn next(&mut self) -> Option<Result<Event>> {
+        futures::StreamExt::next(self).await
+    }
+
+    /// Moves matching events from the ring into `ready`, or says why there are none.
+    fn fill(&mut self, waker: &Waker) -> Poll<Option<Result<Event>>> {
+        let mut state = lock(&self.hub.state);
+        if self.cursor < state.front_seq {
+            self.finished = true;
+            let oldest = state.history_start;
+            return Poll::Ready(Some(Err(StoreError::Compacted {
+                requested: self.seen_through,
+                oldest,
+            })));
+        }
+        let start = usize::try_from(self.cursor - state.front_seq)
+            .expect("the cursor is within the ring, whose length is a usize");
+        let end = state.ring.len().min(start + SCAN_CHUNK);
+        let (prefix, after) = (self.prefix.as_str(), self.after);
+        let matching = (state.ring.range(start..end))
+            .filter(|e| e.revision() > after && e.kv.key.starts_with(prefix));
+        self.ready.extend(matching.cloned());
+        self.cursor = state.front_seq + end as u64;
+        self.seen_through = match state.ring.get(end) {
+            Some(next) => next.revision() - 1,
+            None => state.current,
+        }
+        .max(self.seen_through);
+        if !self.ready.is_empty() {
+            return Poll::Pending; // not a real wait: the caller yields from `ready`
+        }
+        if end < state.ring.len() {
+            // More to scan: give the executor (and writers) a turn before going on.
+            waker.wake_by_ref();
+            return Poll::Pending;
+        }
+        if state.closed {
+            self.finished = true;
+            return Poll::Ready(Some(Err(StoreError::Closed)));
+        }
+        debug_assert_eq!(self.cursor, state.next_seq());
+        state.waiting.insert(self.id, waker.clone());
+        Poll::Pending
+    }
+}
+
+impl Stream for WatchStream {
+    type Item = Result<Event>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.ready.is_empty() && !this.finished {
+            if let Poll::Ready(end) = this.fill(cx.waker()) {
+                return Poll::Ready(end);
+            }
+        }
+        match this.ready.pop_front() {
+            Some(event) => Poll::Ready(Some(Ok(Event::clone(&event)))),
+            None if this.finished => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for WatchStream {
+    fn drop(&mut self) {
+        lock(&self.hub.state).waiting.remove(&self.id);
+    }
+}

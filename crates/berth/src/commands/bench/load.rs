@@ -1,0 +1,103 @@
+//! A closed-loop HTTP load generator: N keep-alive connections, each sending its next request as
+//! soon as the last one is answered, recording every latency.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use tokio::net::TcpStream;
+
+/// Makes the operation name and JSON body of the request with the given sequence number.
+pub type RequestMaker = Arc<dyn Fn(u64) -> (&'static str, Vec<u8>) + Send + Sync>;
+
+/// What one load run measured.
+pub struct LoadResult {
+    /// Requests answered with 200.
+    pub ok: u64,
+    /// Requests answered otherwise.
+    pub errors: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Latency of every request, sorted, in microseconds.
+    pub latencies_us: Vec<u32>,
+}
+
+impl LoadResult {
+    /// Successful requests per second.
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The latency below which `p` percent of requests finished, in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
+        f64::from(self.latencies_us[rank]) / 1000.0
+    }
+}
+
+/// Sends `total` requests over `connections` connections to `addr`.
+pub async fn drive(addr: SocketAddr, connections: usize, total: u64, make: RequestMaker) -> anyhow::Result<LoadResult> {
+    let next = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut workers = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        workers.push(tokio::spawn(connection(addr, total, next.clone(), make.clone())));
+    }
+    let (mut ok, mut errors, mut latencies_us) = (0, 0, Vec::with_capacity(total as usize));
+    for worker in workers {
+        let (worker_ok, worker_errors, worker_latencies) = worker.await.context("load worker panicked")??;
+        ok += worker_ok;
+        errors += worker_errors;
+        latencies_us.extend(worker_latencies);
+    }
+    let elapsed = start.elapsed();
+    latencies_us.sort_unstable();
+    Ok(LoadResult { ok, errors, elapsed, latencies_us })
+}
+
+async fn connection(
+    addr: SocketAddr,
+    total: u64,
+    next: Arc<AtomicU64>,
+    make: RequestMaker,
+) -> anyhow::Result<(u64, u64, Vec<u32>)> {
+    let stream = TcpStream::connect(addr).await.with_context(|| format!("failed to connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let (mut ok, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
+    loop {
+        let sequence = next.fetch_add(1, Ordering::Relaxed);
+        if sequence >= total {
+            return Ok((ok, errors, latencies));
+        }
+        let (operation, body) = make(sequence);
+        let request = Request::post("/")
+            .header("host", addr.to_string())
+            .header("content-type", "application/x-amz-json-1.1")
+            .header("x-amz-target", format!("AmazonEC2ContainerServiceV20141113.{operation}"))
+            .header(
+                "authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(Full::new(Bytes::from(body)))?;
+        let sent = Instant::now();
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        response.into_body().collect().await?;
+        latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if status.is_success() {
+            ok += 1;
+        } else {
+            errors += 1;
+        }
+    }
+}

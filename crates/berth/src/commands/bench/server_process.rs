@@ -1,0 +1,66 @@
+//! A `berth server` child process on a free loopback port and a temporary data directory, so a
+//! benchmark measures the server as users run it, with its own threads and its own fsyncs.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+/// A server process that is killed when dropped.
+pub struct ServerProcess {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+    _data_dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Starts `berth server` from this very executable and waits until it answers `/health`.
+    pub async fn start() -> anyhow::Result<Self> {
+        let data_dir = tempfile::Builder::new().prefix("berth-bench-").tempdir().context("failed to create a data directory")?;
+        let addr = free_port()?;
+        let child = Command::new(std::env::current_exe().context("cannot find the berth executable")?)
+            .args(["server", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(data_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("failed to start berth server")?;
+        let server = ServerProcess { addr, child, _data_dir: data_dir };
+        server.wait_ready().await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("berth server did not start listening on {} within 20 s", self.addr)
+    }
+
+    /// The server's resident set size in MiB, from /proc.
+    pub fn rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib / 1024.0)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
+    Ok(listener.local_addr()?)
+}
