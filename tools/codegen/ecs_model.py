@@ -23,6 +23,7 @@ Run: python3 tools/codegen/ecs_model.py
 import json
 import os
 import re
+import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,6 +143,9 @@ def main():
             w('    "%s",' % name)
     w("];")
     open(OUT, "w").write("\n".join(out) + "\n")
+    # Format as the rest of the workspace is formatted (rustfmt.toml at the root), so that
+    # `cargo fmt --check` passes on freshly generated code.
+    subprocess.run(["rustfmt", "--config-path", os.path.join(ROOT, "rustfmt.toml"), OUT], check=True)
     print("wrote %s" % OUT, file=sys.stderr)
 
 

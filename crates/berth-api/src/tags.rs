@@ -17,7 +17,8 @@ fn allowed_char(c: char) -> bool {
 }
 
 fn reserved(text: &str) -> bool {
-    text.len() >= 4 && text[..4].eq_ignore_ascii_case("aws:")
+    // `get` rather than slicing: the text may start with a multi-byte character.
+    text.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("aws:"))
 }
 
 /// Checks one tag key.
@@ -127,6 +128,13 @@ mod tests {
         assert!(check_tags(&[tag("k", "v"), tag("k", "w")]).is_err());
         let many: Vec<Tag> = (0..51).map(|i| tag(&format!("k{i}"), "v")).collect();
         assert!(check_tags(&many).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn checking_never_panics(key in ".*", value in ".*") {
+            let _ = check_tags(&[tag(&key, &value)]);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! (needs `tokio` with the `macros` and `rt-multi-thread` features among the caller's
 //! dev-dependencies):
 //!
-//! ```ignore
+//! ```no_run
 //! // In another crate's tests, with `berth-store = { features = ["conformance"] }`:
 //! mod memory {
 //!     use berth_store::{MemoryStore, conformance::Setup};

@@ -78,9 +78,7 @@ fn compares_hold<S: KvState + ?Sized>(state: &mut S, compares: &[Compare]) -> Re
         let current = state.load(compare.key())?;
         let holds = match compare {
             Compare::ModRevision { revision: 0, .. } => current.is_none(),
-            Compare::ModRevision { revision, .. } => {
-                current.is_some_and(|kv| kv.mod_revision == *revision)
-            }
+            Compare::ModRevision { revision, .. } => current.is_some_and(|kv| kv.mod_revision == *revision),
             Compare::Exists { .. } => current.is_some(),
         };
         if !holds {
@@ -95,12 +93,7 @@ fn put(current: Option<KeyValue>, key: &str, value: &[u8], revision: Revision) -
     match current {
         // Already written by this transaction: the transaction counts as a single write.
         Some(kv) if kv.mod_revision == revision => KeyValue { value: value.to_vec(), ..kv },
-        Some(kv) => KeyValue {
-            value: value.to_vec(),
-            mod_revision: revision,
-            version: kv.version + 1,
-            ..kv
-        },
+        Some(kv) => KeyValue { value: value.to_vec(), mod_revision: revision, version: kv.version + 1, ..kv },
         None => KeyValue {
             key: key.to_owned(),
             value: value.to_vec(),

@@ -22,7 +22,7 @@ mod redb_store;
 mod types;
 mod watch;
 
-#[cfg(any(test, feature = "conformance"))]
+#[cfg(any(test, doc, feature = "conformance"))]
 pub mod conformance;
 
 use async_trait::async_trait;
@@ -55,13 +55,17 @@ pub trait Store: Send + Sync + 'static {
     /// Applies a transaction atomically: if every compare holds, all ops are applied under one
     /// new revision and [`TxnOutcome::Committed`] is returned once durable; otherwise nothing is
     /// written and [`TxnOutcome::Failed`] is returned.
+    ///
+    /// Dropping the returned future does not withdraw the transaction: it may still commit.
     async fn txn(&self, txn: Txn) -> Result<TxnOutcome>;
 
     /// Streams every change to keys under `prefix` with a revision greater than `after`.
     ///
     /// `after: None` starts from the current revision (only future changes). Asking for history
     /// the backend no longer keeps fails with [`StoreError::Compacted`]; the caller then re-reads
-    /// with [`Store::range`] and watches from that snapshot's revision.
+    /// with [`Store::range`] and watches from that snapshot's revision. A watcher that falls
+    /// further behind than the backend keeps has its stream end with the same error, and a
+    /// stream ends with [`StoreError::Closed`] once the store is dropped.
     async fn watch(&self, prefix: &str, after: Option<Revision>) -> Result<WatchStream>;
 
     /// The revision of the most recent committed transaction (0 for an empty store).

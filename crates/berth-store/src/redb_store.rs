@@ -23,7 +23,9 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 
 use crate::engine::{self, KvState};
 use crate::watch::{DEFAULT_WATCH_HISTORY, Hub};
-use crate::{Event, KeyValue, RangeResult, Result, Revision, Store, StoreError, Txn, TxnOutcome, WatchStream};
+use crate::{
+    Event, KeyValue, RangeResult, Result, Revision, Store, StoreError, Txn, TxnOutcome, WatchStream,
+};
 
 /// Key to encoded record (see [`encode`]).
 const KVS: TableDefinition<&str, &[u8]> = TableDefinition::new("kvs");
@@ -123,10 +125,10 @@ impl Drop for Inner {
         // Closing the channel lets the writer finish its batch and return; joining it means the
         // file is closed (the writer holds the last other `Database` handle) once drop returns.
         drop(self.requests.take());
-        if let Some(writer) = self.writer.take() {
-            if writer.join().is_err() {
-                tracing::error!("the berth-store writer thread panicked");
-            }
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the berth-store writer thread panicked");
         }
         self.hub.close();
     }
@@ -321,5 +323,40 @@ impl Store for RedbStore {
 
     async fn revision(&self) -> Result<Revision> {
         stored_revision(&self.read()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let kv = KeyValue {
+            key: "/k".into(),
+            value: b"value".to_vec(),
+            create_revision: 3,
+            mod_revision: u64::MAX,
+            version: 7,
+        };
+        assert_eq!(decode("/k", &encode(&kv)).unwrap(), kv);
+        let empty = KeyValue { value: Vec::new(), ..kv };
+        assert_eq!(decode("/k", &encode(&empty)).unwrap(), empty);
+    }
+
+    #[test]
+    fn corrupt_records_are_backend_errors() {
+        let good = encode(&KeyValue {
+            key: "/k".into(),
+            value: b"v".to_vec(),
+            create_revision: 1,
+            mod_revision: 1,
+            version: 1,
+        });
+        let mut wrong_format = good.clone();
+        wrong_format[0] = 99;
+        for record in [&good[..RECORD_HEADER - 1], &wrong_format[..], &[][..]] {
+            assert!(matches!(decode("/k", record), Err(StoreError::Backend(_))));
+        }
     }
 }

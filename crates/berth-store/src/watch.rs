@@ -53,12 +53,6 @@ struct HubState {
     closed: bool,
 }
 
-impl HubState {
-    fn next_seq(&self) -> u64 {
-        self.front_seq + self.ring.len() as u64
-    }
-}
-
 impl Hub {
     /// A hub whose history starts at `current` (the store's revision when it was opened) and
     /// keeps at most `capacity` events (at least one).
@@ -86,7 +80,9 @@ impl Hub {
                 state.ring.extend(events.into_iter().map(Arc::new));
             }
             while state.ring.len() > state.capacity {
-                let Some(evicted) = state.ring.pop_front() else { break };
+                let Some(evicted) = state.ring.pop_front() else {
+                    break;
+                };
                 state.front_seq += 1;
                 state.history_start = state.history_start.max(evicted.revision());
             }
@@ -107,11 +103,7 @@ impl Hub {
     }
 
     /// Starts a watch of `prefix` after `after` (`None`: after the last published revision).
-    pub(crate) fn subscribe(
-        self: &Arc<Self>,
-        prefix: &str,
-        after: Option<Revision>,
-    ) -> Result<WatchStream> {
+    pub(crate) fn subscribe(self: &Arc<Self>, prefix: &str, after: Option<Revision>) -> Result<WatchStream> {
         let mut state = lock(&self.state);
         if state.closed {
             return Err(StoreError::Closed);
@@ -174,46 +166,49 @@ impl WatchStream {
         futures::StreamExt::next(self).await
     }
 
-    /// Moves matching events from the ring into `ready`, or says why there are none.
-    fn fill(&mut self, waker: &Waker) -> Poll<Option<Result<Event>>> {
+    /// Moves the matching events of the next stretch of the ring into `ready`. When there are
+    /// none left to read, registers `waker` for the next publish, under the same lock that
+    /// publishing takes, so that no publish can slip in between.
+    fn scan(&mut self, waker: &Waker) -> Scan {
         let mut state = lock(&self.hub.state);
         if self.cursor < state.front_seq {
-            self.finished = true;
-            let oldest = state.history_start;
-            return Poll::Ready(Some(Err(StoreError::Compacted {
-                requested: self.seen_through,
-                oldest,
-            })));
+            let (requested, oldest) = (self.seen_through, state.history_start);
+            return Scan::Ended(StoreError::Compacted { requested, oldest });
         }
         let start = usize::try_from(self.cursor - state.front_seq)
             .expect("the cursor is within the ring, whose length is a usize");
         let end = state.ring.len().min(start + SCAN_CHUNK);
         let (prefix, after) = (self.prefix.as_str(), self.after);
-        let matching = (state.ring.range(start..end))
-            .filter(|e| e.revision() > after && e.kv.key.starts_with(prefix));
+        let matching =
+            (state.ring.range(start..end)).filter(|e| e.revision() > after && e.kv.key.starts_with(prefix));
         self.ready.extend(matching.cloned());
         self.cursor = state.front_seq + end as u64;
-        self.seen_through = match state.ring.get(end) {
-            Some(next) => next.revision() - 1,
-            None => state.current,
-        }
-        .max(self.seen_through);
+        // Revisions start at 1, so `next.revision() - 1` cannot underflow.
+        let through = state.ring.get(end).map_or(state.current, |next| next.revision() - 1);
+        self.seen_through = self.seen_through.max(through);
         if !self.ready.is_empty() {
-            return Poll::Pending; // not a real wait: the caller yields from `ready`
+            Scan::Queued
+        } else if end < state.ring.len() {
+            Scan::RingGoesOn
+        } else if state.closed {
+            Scan::Ended(StoreError::Closed)
+        } else {
+            state.waiting.insert(self.id, waker.clone());
+            Scan::Waiting
         }
-        if end < state.ring.len() {
-            // More to scan: give the executor (and writers) a turn before going on.
-            waker.wake_by_ref();
-            return Poll::Pending;
-        }
-        if state.closed {
-            self.finished = true;
-            return Poll::Ready(Some(Err(StoreError::Closed)));
-        }
-        debug_assert_eq!(self.cursor, state.next_seq());
-        state.waiting.insert(self.id, waker.clone());
-        Poll::Pending
     }
+}
+
+/// What [`WatchStream::scan`] found.
+enum Scan {
+    /// Events were queued in `ready`.
+    Queued,
+    /// Nothing matched in this stretch, but the ring goes on.
+    RingGoesOn,
+    /// Everything published was read; the waker is registered.
+    Waiting,
+    /// The stream ends with this error.
+    Ended(StoreError),
 }
 
 impl Stream for WatchStream {
@@ -222,14 +217,23 @@ impl Stream for WatchStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.ready.is_empty() && !this.finished {
-            if let Poll::Ready(end) = this.fill(cx.waker()) {
-                return Poll::Ready(end);
+            match this.scan(cx.waker()) {
+                Scan::Queued => {}
+                Scan::RingGoesOn => {
+                    // Give the executor (and writers, who want the lock) a turn before going on.
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Scan::Waiting => return Poll::Pending,
+                Scan::Ended(error) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(error)));
+                }
             }
         }
         match this.ready.pop_front() {
             Some(event) => Poll::Ready(Some(Ok(Event::clone(&event)))),
-            None if this.finished => Poll::Ready(None),
-            None => Poll::Pending,
+            None => Poll::Ready(None), // only reached once finished
         }
     }
 }
@@ -237,5 +241,61 @@ impl Stream for WatchStream {
 impl Drop for WatchStream {
     fn drop(&mut self) {
         lock(&self.hub.state).waiting.remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, KeyValue};
+
+    fn event(key: &str, revision: Revision) -> Event {
+        let kv = KeyValue {
+            key: key.into(),
+            value: Vec::new(),
+            create_revision: revision,
+            mod_revision: revision,
+            version: 1,
+        };
+        Event { kind: EventKind::Put, kv }
+    }
+
+    #[test]
+    fn evicting_part_of_a_revision_makes_it_the_oldest_kept() {
+        let hub = Arc::new(Hub::new(0, 3));
+        hub.publish([(1, vec![event("/a", 1)]), (2, vec![event("/a", 2), event("/b", 2)])]);
+        assert!(hub.subscribe("", Some(0)).is_ok(), "nothing evicted yet");
+        hub.publish([(3, vec![event("/a", 3)])]);
+        // Revision 1 is gone: history starts after it.
+        assert!(matches!(hub.subscribe("", Some(0)), Err(StoreError::Compacted { requested: 0, oldest: 1 })));
+        hub.publish([(4, vec![event("/a", 4)])]);
+        // Half of revision 2 is gone: watching after 1 would miss it.
+        assert!(matches!(hub.subscribe("", Some(1)), Err(StoreError::Compacted { requested: 1, oldest: 2 })));
+        assert!(hub.subscribe("", Some(2)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_lagging_watch_reports_how_far_it_got() {
+        let hub = Arc::new(Hub::new(0, 4));
+        let mut stream = hub.subscribe("/a", Some(0)).unwrap();
+        hub.publish([(1, vec![event("/a", 1)]), (2, vec![event("/b", 2)])]);
+        assert_eq!(stream.next().await.unwrap().unwrap().revision(), 1);
+        hub.publish((3..10).map(|r| (r, vec![event("/a", r)])));
+        match stream.next().await {
+            Some(Err(StoreError::Compacted { requested: 2, oldest: 5 })) => {}
+            other => panic!("expected Compacted {{ 2, 5 }}, got {other:?}"),
+        }
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_long_scan_yields_and_resumes() {
+        let hub = Arc::new(Hub::new(0, SCAN_CHUNK * 3));
+        let mut stream = hub.subscribe("/wanted", None).unwrap();
+        let noise = (1..=2 * SCAN_CHUNK as u64).map(|r| (r, vec![event("/noise", r)]));
+        hub.publish(noise);
+        let last = 2 * SCAN_CHUNK as u64 + 1;
+        hub.publish([(last, vec![event("/wanted", last)])]);
+        assert_eq!(stream.next().await.unwrap().unwrap().revision(), last);
     }
 }

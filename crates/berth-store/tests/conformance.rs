@@ -6,7 +6,9 @@ mod memory {
     use berth_store::MemoryStore;
     use berth_store::conformance::Setup;
 
-    berth_store::conformance_tests!(async |setup: Setup| MemoryStore::with_watch_history(setup.watch_history));
+    berth_store::conformance_tests!(async |setup: Setup| MemoryStore::with_watch_history(
+        setup.watch_history
+    ));
 
     /// `run_all` itself works (it is what other crates may call).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

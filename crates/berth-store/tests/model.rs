@@ -2,6 +2,7 @@
 //! [`MemoryStore`], [`RedbStore`] and a deliberately naive model of the semantics.
 
 use std::collections::BTreeMap;
+use std::task::{Context, Poll};
 
 use berth_store::{
     Compare, Event, EventKind, KeyValue, MemoryStore, Op, RedbStore, Revision, Store, Txn, TxnOutcome,
@@ -87,7 +88,9 @@ impl Model {
             match op {
                 Op::Put { key, value } => {
                     let next = match self.kvs.get(key) {
-                        Some(kv) if kv.mod_revision == revision => KeyValue { value: value.clone(), ..kv.clone() },
+                        Some(kv) if kv.mod_revision == revision => {
+                            KeyValue { value: value.clone(), ..kv.clone() }
+                        }
                         Some(kv) => KeyValue {
                             value: value.clone(),
                             mod_revision: revision,
@@ -152,20 +155,46 @@ async fn contents<S: Store>(store: &S) -> (Vec<KeyValue>, Vec<KeyValue>, Revisio
     (all.kvs, under_a.kvs, revision, events)
 }
 
+/// Submits every transaction before awaiting any, in order, so the writer finds them queued
+/// together and commits them in shared batches; returns their outcomes in order.
+async fn all_at_once<S: Store>(store: &S, txns: impl Iterator<Item = Txn>) -> Vec<TxnOutcome> {
+    let mut pending: Vec<_> = txns.map(|txn| store.txn(txn)).collect();
+    // One poll each, in order, queues each transaction (the first poll runs up to the wait).
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut early: Vec<Option<TxnOutcome>> = pending
+        .iter_mut()
+        .map(|txn| match txn.as_mut().poll(&mut cx) {
+            Poll::Ready(outcome) => Some(outcome.expect("txn")),
+            Poll::Pending => None,
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for (txn, early) in pending.into_iter().zip(early.drain(..)) {
+        outcomes.push(match early {
+            Some(outcome) => outcome,
+            None => txn.await.expect("txn"),
+        });
+    }
+    outcomes
+}
+
 /// Written after a case's transactions to mark the end of its history.
 const SENTINEL: &str = "/~end";
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn backends_match_the_model(txns in gen_txns()) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             let dir = tempfile::tempdir().expect("temp dir");
-            let redb = RedbStore::open(dir.path().join("model.redb")).expect("open");
+            let redb = RedbStore::open(dir.path().join("one-by-one.redb")).expect("open");
+            let batched = RedbStore::open(dir.path().join("batched.redb")).expect("open");
             let memory = MemoryStore::new();
             let mut model = Model::default();
+            let mut applied = Vec::new();
             for (compares, ops) in &txns {
                 let txn = Txn {
                     compares: compares.iter().map(|c| model.resolve(c)).collect(),
@@ -180,12 +209,18 @@ proptest! {
                 let expected = model.apply(&txn);
                 assert_eq!(memory.txn(txn.clone()).await.expect("memory txn"), expected, "{txn:?}");
                 assert_eq!(redb.txn(txn.clone()).await.expect("redb txn"), expected, "{txn:?}");
+                applied.push((txn, expected));
             }
+            let outcomes = all_at_once(&batched, applied.iter().map(|(txn, _)| txn.clone())).await;
+            let expected: Vec<TxnOutcome> = applied.iter().map(|(_, outcome)| *outcome).collect();
+            assert_eq!(outcomes, expected, "transactions queued together");
+
             let want_all: Vec<KeyValue> = model.kvs.values().cloned().collect();
             let want_a: Vec<KeyValue> = want_all.iter().filter(|kv| kv.key.starts_with("/a/")).cloned().collect();
             let want = (want_all, want_a, model.revision, model.events.clone());
             assert_eq!(contents(&memory).await, want, "memory store");
             assert_eq!(contents(&redb).await, want, "redb store");
+            assert_eq!(contents(&batched).await, want, "redb store, batched");
         });
     }
 }

@@ -76,7 +76,8 @@ async fn a_batch_sees_its_earlier_transactions() {
         .map(|i| {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
-                let create = Txn::new().when(Compare::absent("/leader")).then(Op::put("/leader", format!("{i}")));
+                let create =
+                    Txn::new().when(Compare::absent("/leader")).then(Op::put("/leader", format!("{i}")));
                 store.txn(create).await.expect("txn")
             })
         })

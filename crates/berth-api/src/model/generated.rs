@@ -2653,8 +2653,7 @@ pub struct HealthCheck {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct HookDetails {
-}
+pub struct HookDetails {}
 
 /// Hostnames and IP address entries that are added to the /etc/hosts file of a container via the extraHosts parameter of its ContainerDefinition.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2807,9 +2806,17 @@ pub struct InstanceRequirementsRequest {
     pub excluded_instance_types: Option<Vec<String>>,
     #[serde(rename = "instanceGenerations", default, skip_serializing_if = "Option::is_none")]
     pub instance_generations: Option<Vec<String>>,
-    #[serde(rename = "spotMaxPricePercentageOverLowestPrice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "spotMaxPricePercentageOverLowestPrice",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub spot_max_price_percentage_over_lowest_price: Option<i32>,
-    #[serde(rename = "onDemandMaxPricePercentageOverLowestPrice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "onDemandMaxPricePercentageOverLowestPrice",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub on_demand_max_price_percentage_over_lowest_price: Option<i32>,
     #[serde(rename = "bareMetal", default, skip_serializing_if = "Option::is_none")]
     pub bare_metal: Option<String>,
@@ -2841,7 +2848,11 @@ pub struct InstanceRequirementsRequest {
     pub network_bandwidth_gbps: Option<NetworkBandwidthGbpsRequest>,
     #[serde(rename = "allowedInstanceTypes", default, skip_serializing_if = "Option::is_none")]
     pub allowed_instance_types: Option<Vec<String>>,
-    #[serde(rename = "maxSpotPriceAsPercentageOfOptimalOnDemandPrice", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "maxSpotPriceAsPercentageOfOptimalOnDemandPrice",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_spot_price_as_percentage_of_optimal_on_demand_price: Option<i32>,
 }
 
@@ -4790,8 +4801,7 @@ pub struct TagResourceRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct TagResourceResponse {
-}
+pub struct TagResourceResponse {}
 
 /// The execute command cannot run.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -5174,8 +5184,7 @@ pub struct UntagResourceRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct UntagResourceResponse {
-}
+pub struct UntagResourceResponse {}
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UpdateCapacityProviderRequest {
@@ -5566,7 +5575,11 @@ pub struct Volume {
     pub efs_volume_configuration: Option<EFSVolumeConfiguration>,
     #[serde(rename = "s3filesVolumeConfiguration", default, skip_serializing_if = "Option::is_none")]
     pub s3files_volume_configuration: Option<S3FilesVolumeConfiguration>,
-    #[serde(rename = "fsxWindowsFileServerVolumeConfiguration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "fsxWindowsFileServerVolumeConfiguration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fsx_windows_file_server_volume_configuration: Option<FSxWindowsFileServerVolumeConfiguration>,
     #[serde(rename = "configuredAtLaunch", default, skip_serializing_if = "Option::is_none")]
     pub configured_at_launch: Option<bool>,
@@ -5607,11 +5620,28 @@ pub struct VpcLatticeConfiguration {
 
 /// The allowed values of every enumerated string shape of the model.
 pub mod enums {
-    pub const ACCELERATOR_MANUFACTURER: &[&str] = &["amazon-web-services", "amd", "nvidia", "xilinx", "habana"];
-    pub const ACCELERATOR_NAME: &[&str] = &["a100", "inferentia", "k520", "k80", "m60", "radeon-pro-v520", "t4", "vu9p", "v100", "a10g", "h100", "t4g", "l40s", "l4"];
+    pub const ACCELERATOR_MANUFACTURER: &[&str] =
+        &["amazon-web-services", "amd", "nvidia", "xilinx", "habana"];
+    pub const ACCELERATOR_NAME: &[&str] = &[
+        "a100",
+        "inferentia",
+        "k520",
+        "k80",
+        "m60",
+        "radeon-pro-v520",
+        "t4",
+        "vu9p",
+        "v100",
+        "a10g",
+        "h100",
+        "t4g",
+        "l40s",
+        "l4",
+    ];
     pub const ACCELERATOR_TYPE: &[&str] = &["gpu", "fpga", "inference"];
     pub const ACCESS_TYPE: &[&str] = &["PUBLIC", "PRIVATE"];
-    pub const AGENT_UPDATE_STATUS: &[&str] = &["PENDING", "STAGING", "STAGED", "UPDATING", "UPDATED", "FAILED"];
+    pub const AGENT_UPDATE_STATUS: &[&str] =
+        &["PENDING", "STAGING", "STAGED", "UPDATING", "UPDATED", "FAILED"];
     pub const APPLICATION_PROTOCOL: &[&str] = &["http", "http2", "grpc"];
     pub const ASSIGN_PUBLIC_IP: &[&str] = &["ENABLED", "DISABLED"];
     pub const ATTESTATION_POLICY_STATUS: &[&str] = &["CONFIGURED"];
@@ -5623,19 +5653,42 @@ pub mod enums {
     pub const CAPACITY_OPTION_TYPE: &[&str] = &["ON_DEMAND", "SPOT", "RESERVED"];
     pub const CAPACITY_PROVIDER_FIELD: &[&str] = &["TAGS"];
     pub const CAPACITY_PROVIDER_STATUS: &[&str] = &["PROVISIONING", "ACTIVE", "DEPROVISIONING", "INACTIVE"];
-    pub const CAPACITY_PROVIDER_TYPE: &[&str] = &["EC2_AUTOSCALING", "MANAGED_INSTANCES", "FARGATE", "FARGATE_SPOT"];
-    pub const CAPACITY_PROVIDER_UPDATE_STATUS: &[&str] = &["CREATE_IN_PROGRESS", "CREATE_COMPLETE", "CREATE_FAILED", "DELETE_IN_PROGRESS", "DELETE_COMPLETE", "DELETE_FAILED", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED"];
-    pub const CAPACITY_RESERVATION_PREFERENCE: &[&str] = &["RESERVATIONS_ONLY", "RESERVATIONS_FIRST", "RESERVATIONS_EXCLUDED"];
+    pub const CAPACITY_PROVIDER_TYPE: &[&str] =
+        &["EC2_AUTOSCALING", "MANAGED_INSTANCES", "FARGATE", "FARGATE_SPOT"];
+    pub const CAPACITY_PROVIDER_UPDATE_STATUS: &[&str] = &[
+        "CREATE_IN_PROGRESS",
+        "CREATE_COMPLETE",
+        "CREATE_FAILED",
+        "DELETE_IN_PROGRESS",
+        "DELETE_COMPLETE",
+        "DELETE_FAILED",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_COMPLETE",
+        "UPDATE_FAILED",
+    ];
+    pub const CAPACITY_RESERVATION_PREFERENCE: &[&str] =
+        &["RESERVATIONS_ONLY", "RESERVATIONS_FIRST", "RESERVATIONS_EXCLUDED"];
     pub const CLUSTER_FIELD: &[&str] = &["ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS"];
     pub const CLUSTER_SETTING_NAME: &[&str] = &["containerInsights"];
     pub const COMPATIBILITY: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
     pub const CONNECTIVITY: &[&str] = &["CONNECTED", "DISCONNECTED"];
     pub const CONTAINER_CONDITION: &[&str] = &["START", "COMPLETE", "SUCCESS", "HEALTHY"];
     pub const CONTAINER_INSTANCE_FIELD: &[&str] = &["TAGS", "CONTAINER_INSTANCE_HEALTH"];
-    pub const CONTAINER_INSTANCE_STATUS: &[&str] = &["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"];
+    pub const CONTAINER_INSTANCE_STATUS: &[&str] =
+        &["ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"];
     pub const CPU_MANUFACTURER: &[&str] = &["intel", "amd", "amazon-web-services"];
-    pub const DAEMON_DEPLOYMENT_ROLLBACK_MONITORS_STATUS: &[&str] = &["TRIGGERED", "MONITORING", "MONITORING_COMPLETE", "DISABLED"];
-    pub const DAEMON_DEPLOYMENT_STATUS: &[&str] = &["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"];
+    pub const DAEMON_DEPLOYMENT_ROLLBACK_MONITORS_STATUS: &[&str] =
+        &["TRIGGERED", "MONITORING", "MONITORING_COMPLETE", "DISABLED"];
+    pub const DAEMON_DEPLOYMENT_STATUS: &[&str] = &[
+        "PENDING",
+        "SUCCESSFUL",
+        "STOPPED",
+        "STOP_REQUESTED",
+        "IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+        "ROLLBACK_FAILED",
+    ];
     pub const DAEMON_IPC_MODE: &[&str] = &["none", "shared"];
     pub const DAEMON_PID_MODE: &[&str] = &["none", "shared"];
     pub const DAEMON_PROPAGATE_TAGS: &[&str] = &["DAEMON", "NONE"];
@@ -5645,8 +5698,18 @@ pub mod enums {
     pub const DAEMON_TASK_DEFINITION_STATUS_FILTER: &[&str] = &["ACTIVE", "DELETE_IN_PROGRESS", "ALL"];
     pub const DEPLOYMENT_CONTROLLER_TYPE: &[&str] = &["ECS", "CODE_DEPLOY", "EXTERNAL"];
     pub const DEPLOYMENT_LIFECYCLE_HOOK_ACTION: &[&str] = &["ROLLBACK", "CONTINUE"];
-    pub const DEPLOYMENT_LIFECYCLE_HOOK_STAGE: &[&str] = &["RECONCILE_SERVICE", "PRE_SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"];
-    pub const DEPLOYMENT_LIFECYCLE_HOOK_STATUS: &[&str] = &["AWAITING_ACTION", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT"];
+    pub const DEPLOYMENT_LIFECYCLE_HOOK_STAGE: &[&str] = &[
+        "RECONCILE_SERVICE",
+        "PRE_SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    ];
+    pub const DEPLOYMENT_LIFECYCLE_HOOK_STATUS: &[&str] =
+        &["AWAITING_ACTION", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT"];
     pub const DEPLOYMENT_LIFECYCLE_HOOK_TARGET_TYPE: &[&str] = &["AWS_LAMBDA", "PAUSE"];
     pub const DEPLOYMENT_ROLLOUT_STATE: &[&str] = &["COMPLETED", "FAILED", "IN_PROGRESS"];
     pub const DEPLOYMENT_STRATEGY: &[&str] = &["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"];
@@ -5659,7 +5722,8 @@ pub mod enums {
     pub const EXECUTE_COMMAND_LOGGING: &[&str] = &["NONE", "DEFAULT", "OVERRIDE"];
     pub const EXPRESS_CPU_ARCHITECTURE: &[&str] = &["X86_64", "ARM64"];
     pub const EXPRESS_GATEWAY_SERVICE_INCLUDE: &[&str] = &["TAGS"];
-    pub const EXPRESS_GATEWAY_SERVICE_SCALING_METRIC: &[&str] = &["AVERAGE_CPU", "AVERAGE_MEMORY", "REQUEST_COUNT_PER_TARGET"];
+    pub const EXPRESS_GATEWAY_SERVICE_SCALING_METRIC: &[&str] =
+        &["AVERAGE_CPU", "AVERAGE_MEMORY", "REQUEST_COUNT_PER_TARGET"];
     pub const EXPRESS_GATEWAY_SERVICE_STATUS_CODE: &[&str] = &["ACTIVE", "DRAINING", "INACTIVE"];
     pub const FIRELENS_CONFIGURATION_TYPE: &[&str] = &["fluentd", "fluentbit"];
     pub const GATEWAY_ALB_DESYNC_MITIGATION_MODE: &[&str] = &["monitor", "defensive", "strictest"];
@@ -5668,27 +5732,50 @@ pub mod enums {
     pub const GATEWAY_CONNECTOR_HEALTH_CHECK_PROTOCOL: &[&str] = &["HTTP", "HTTPS"];
     pub const GATEWAY_ELB_IP_ADDRESS_TYPE: &[&str] = &["ipv4", "dualstack", "dualstack-without-public-ipv4"];
     pub const GATEWAY_ELB_SCHEME: &[&str] = &["internet-facing", "internal"];
-    pub const GATEWAY_ROUTE_STATUS: &[&str] = &["ACTIVE", "CREATE_IN_PROGRESS", "CREATE_FAILED", "UPDATE_IN_PROGRESS", "UPDATE_FAILED", "DELETE_IN_PROGRESS", "DELETE_FAILED"];
-    pub const GATEWAY_STATUS: &[&str] = &["ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED"];
+    pub const GATEWAY_ROUTE_STATUS: &[&str] = &[
+        "ACTIVE",
+        "CREATE_IN_PROGRESS",
+        "CREATE_FAILED",
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "DELETE_IN_PROGRESS",
+        "DELETE_FAILED",
+    ];
+    pub const GATEWAY_STATUS: &[&str] =
+        &["ACTIVE", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE", "UPDATE_FAILED", "DELETED"];
     pub const GPU_SHARING_MODE: &[&str] = &["IDLE", "NVIDIA_MPS", "DEDICATED"];
     pub const HEALTH_STATUS: &[&str] = &["HEALTHY", "UNHEALTHY", "UNKNOWN"];
     pub const INSTANCE_GENERATION: &[&str] = &["current", "previous"];
     pub const INSTANCE_HEALTH_CHECK_STATE: &[&str] = &["OK", "IMPAIRED", "INSUFFICIENT_DATA", "INITIALIZING"];
-    pub const INSTANCE_HEALTH_CHECK_TYPE: &[&str] = &["CONTAINER_RUNTIME", "ACCELERATED_COMPUTE", "DAEMON", "AGENT_CONNECTIVITY"];
+    pub const INSTANCE_HEALTH_CHECK_TYPE: &[&str] =
+        &["CONTAINER_RUNTIME", "ACCELERATED_COMPUTE", "DAEMON", "AGENT_CONNECTIVITY"];
     pub const IPC_MODE: &[&str] = &["host", "task", "none"];
     pub const ISOLATION_MODE: &[&str] = &["SHARED", "ISOLATED_SANDBOX", "CONFIDENTIAL_SANDBOX"];
     pub const LAUNCH_TYPE: &[&str] = &["EC2", "FARGATE", "EXTERNAL", "MANAGED_INSTANCES"];
     pub const LOCAL_STORAGE: &[&str] = &["included", "required", "excluded"];
     pub const LOCAL_STORAGE_TYPE: &[&str] = &["hdd", "ssd"];
-    pub const LOG_DRIVER: &[&str] = &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
+    pub const LOG_DRIVER: &[&str] =
+        &["json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "awsfirelens"];
     pub const MANAGED_AGENT_NAME: &[&str] = &["ExecuteCommandAgent"];
     pub const MANAGED_DRAINING: &[&str] = &["ENABLED", "DISABLED"];
     pub const MANAGED_INSTANCES_MONITORING_OPTIONS: &[&str] = &["BASIC", "DETAILED"];
-    pub const MANAGED_RESOURCE_STATUS: &[&str] = &["PROVISIONING", "ACTIVE", "DEPROVISIONING", "DELETED", "FAILED"];
+    pub const MANAGED_RESOURCE_STATUS: &[&str] =
+        &["PROVISIONING", "ACTIVE", "DEPROVISIONING", "DELETED", "FAILED"];
     pub const MANAGED_SCALING_STATUS: &[&str] = &["ENABLED", "DISABLED"];
     pub const MANAGED_TERMINATION_PROTECTION: &[&str] = &["ENABLED", "DISABLED"];
     pub const NETWORK_MODE: &[&str] = &["bridge", "host", "awsvpc", "none"];
-    pub const OS_FAMILY: &[&str] = &["WINDOWS_SERVER_2019_FULL", "WINDOWS_SERVER_2019_CORE", "WINDOWS_SERVER_2016_FULL", "WINDOWS_SERVER_2004_CORE", "WINDOWS_SERVER_2022_CORE", "WINDOWS_SERVER_2022_FULL", "WINDOWS_SERVER_2025_CORE", "WINDOWS_SERVER_2025_FULL", "WINDOWS_SERVER_20H2_CORE", "LINUX"];
+    pub const OS_FAMILY: &[&str] = &[
+        "WINDOWS_SERVER_2019_FULL",
+        "WINDOWS_SERVER_2019_CORE",
+        "WINDOWS_SERVER_2016_FULL",
+        "WINDOWS_SERVER_2004_CORE",
+        "WINDOWS_SERVER_2022_CORE",
+        "WINDOWS_SERVER_2022_FULL",
+        "WINDOWS_SERVER_2025_CORE",
+        "WINDOWS_SERVER_2025_FULL",
+        "WINDOWS_SERVER_20H2_CORE",
+        "LINUX",
+    ];
     pub const PID_MODE: &[&str] = &["host", "task"];
     pub const PLACEMENT_CONSTRAINT_TYPE: &[&str] = &["distinctInstance", "memberOf"];
     pub const PLACEMENT_STRATEGY_TYPE: &[&str] = &["random", "spread", "binpack"];
@@ -5705,12 +5792,46 @@ pub mod enums {
     pub const SERVICE_CONNECT_ACCESS_LOGGING_FORMAT: &[&str] = &["TEXT", "JSON"];
     pub const SERVICE_CONNECT_CONTAINER_LOG_LEVEL: &[&str] = &["debug", "info"];
     pub const SERVICE_CONNECT_INCLUDE_QUERY_PARAMETERS: &[&str] = &["DISABLED", "ENABLED"];
-    pub const SERVICE_DEPLOYMENT_LIFECYCLE_STAGE: &[&str] = &["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"];
-    pub const SERVICE_DEPLOYMENT_ROLLBACK_MONITORS_STATUS: &[&str] = &["TRIGGERED", "MONITORING", "MONITORING_COMPLETE", "DISABLED"];
-    pub const SERVICE_DEPLOYMENT_STATUS: &[&str] = &["PENDING", "SUCCESSFUL", "STOPPED", "STOP_REQUESTED", "IN_PROGRESS", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"];
+    pub const SERVICE_DEPLOYMENT_LIFECYCLE_STAGE: &[&str] = &[
+        "RECONCILE_SERVICE",
+        "PRE_SCALE_UP",
+        "SCALE_UP",
+        "POST_SCALE_UP",
+        "TEST_TRAFFIC_SHIFT",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+        "BAKE_TIME",
+        "CLEAN_UP",
+    ];
+    pub const SERVICE_DEPLOYMENT_ROLLBACK_MONITORS_STATUS: &[&str] =
+        &["TRIGGERED", "MONITORING", "MONITORING_COMPLETE", "DISABLED"];
+    pub const SERVICE_DEPLOYMENT_STATUS: &[&str] = &[
+        "PENDING",
+        "SUCCESSFUL",
+        "STOPPED",
+        "STOP_REQUESTED",
+        "IN_PROGRESS",
+        "ROLLBACK_REQUESTED",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+        "ROLLBACK_FAILED",
+    ];
     pub const SERVICE_FIELD: &[&str] = &["TAGS"];
     pub const SERVICE_REVISION_CLEANUP: &[&str] = &["BLOCKING", "DEFERRED"];
-    pub const SETTING_NAME: &[&str] = &["serviceLongArnFormat", "taskLongArnFormat", "containerInstanceLongArnFormat", "awsvpcTrunking", "containerInsights", "fargateFIPSMode", "tagResourceAuthorization", "fargateTaskRetirementWaitPeriod", "guardDutyActivate", "defaultLogDriverMode", "fargateEventWindows"];
+    pub const SETTING_NAME: &[&str] = &[
+        "serviceLongArnFormat",
+        "taskLongArnFormat",
+        "containerInstanceLongArnFormat",
+        "awsvpcTrunking",
+        "containerInsights",
+        "fargateFIPSMode",
+        "tagResourceAuthorization",
+        "fargateTaskRetirementWaitPeriod",
+        "guardDutyActivate",
+        "defaultLogDriverMode",
+        "fargateEventWindows",
+    ];
     pub const SETTING_TYPE: &[&str] = &["user", "aws_managed"];
     pub const SORT_ORDER: &[&str] = &["ASC", "DESC"];
     pub const STABILITY_STATUS: &[&str] = &["STEADY_STATE", "STABILIZING"];
@@ -5723,10 +5844,34 @@ pub mod enums {
     pub const TASK_FIELD: &[&str] = &["TAGS"];
     pub const TASK_FILESYSTEM_TYPE: &[&str] = &["ext3", "ext4", "xfs", "ntfs"];
     pub const TASK_SET_FIELD: &[&str] = &["TAGS"];
-    pub const TASK_STOP_CODE: &[&str] = &["TaskFailedToStart", "EssentialContainerExited", "UserInitiated", "ServiceSchedulerInitiated", "SpotInterruption", "TerminationNotice", "InfrastructureHealth"];
+    pub const TASK_STOP_CODE: &[&str] = &[
+        "TaskFailedToStart",
+        "EssentialContainerExited",
+        "UserInitiated",
+        "ServiceSchedulerInitiated",
+        "SpotInterruption",
+        "TerminationNotice",
+        "InfrastructureHealth",
+    ];
     pub const THRESHOLD_TYPE: &[&str] = &["COUNT", "BOUNDED_PERCENT", "UNBOUNDED_PERCENT"];
     pub const TRANSPORT_PROTOCOL: &[&str] = &["tcp", "udp"];
-    pub const ULIMIT_NAME: &[&str] = &["core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"];
+    pub const ULIMIT_NAME: &[&str] = &[
+        "core",
+        "cpu",
+        "data",
+        "fsize",
+        "locks",
+        "memlock",
+        "msgqueue",
+        "nice",
+        "nofile",
+        "nproc",
+        "rss",
+        "rtprio",
+        "rttime",
+        "sigpending",
+        "stack",
+    ];
     pub const VERSION_CONSISTENCY: &[&str] = &["enabled", "disabled"];
 }
 
@@ -5740,94 +5885,430 @@ pub struct OperationSpec {
 
 /// Every operation of the ECS API, sorted by name.
 pub const OPERATIONS: &[OperationSpec] = &[
-    OperationSpec { name: "AssociateGatewayWithCluster", input: Some("AssociateGatewayWithClusterRequest"), output: Some("AssociateGatewayWithClusterResponse") },
-    OperationSpec { name: "ContinueServiceDeployment", input: Some("ContinueServiceDeploymentRequest"), output: Some("ContinueServiceDeploymentResponse") },
-    OperationSpec { name: "CreateCapacityProvider", input: Some("CreateCapacityProviderRequest"), output: Some("CreateCapacityProviderResponse") },
-    OperationSpec { name: "CreateCluster", input: Some("CreateClusterRequest"), output: Some("CreateClusterResponse") },
-    OperationSpec { name: "CreateDaemon", input: Some("CreateDaemonRequest"), output: Some("CreateDaemonResponse") },
-    OperationSpec { name: "CreateExpressGatewayService", input: Some("CreateExpressGatewayServiceRequest"), output: Some("CreateExpressGatewayServiceResponse") },
-    OperationSpec { name: "CreateGateway", input: Some("CreateGatewayRequest"), output: Some("CreateGatewayResponse") },
-    OperationSpec { name: "CreateService", input: Some("CreateServiceRequest"), output: Some("CreateServiceResponse") },
-    OperationSpec { name: "CreateTaskSet", input: Some("CreateTaskSetRequest"), output: Some("CreateTaskSetResponse") },
-    OperationSpec { name: "DeleteAccountSetting", input: Some("DeleteAccountSettingRequest"), output: Some("DeleteAccountSettingResponse") },
-    OperationSpec { name: "DeleteAttributes", input: Some("DeleteAttributesRequest"), output: Some("DeleteAttributesResponse") },
-    OperationSpec { name: "DeleteCapacityProvider", input: Some("DeleteCapacityProviderRequest"), output: Some("DeleteCapacityProviderResponse") },
-    OperationSpec { name: "DeleteCluster", input: Some("DeleteClusterRequest"), output: Some("DeleteClusterResponse") },
-    OperationSpec { name: "DeleteDaemon", input: Some("DeleteDaemonRequest"), output: Some("DeleteDaemonResponse") },
-    OperationSpec { name: "DeleteDaemonTaskDefinition", input: Some("DeleteDaemonTaskDefinitionRequest"), output: Some("DeleteDaemonTaskDefinitionResponse") },
-    OperationSpec { name: "DeleteExpressGatewayService", input: Some("DeleteExpressGatewayServiceRequest"), output: Some("DeleteExpressGatewayServiceResponse") },
-    OperationSpec { name: "DeleteGateway", input: Some("DeleteGatewayRequest"), output: Some("DeleteGatewayResponse") },
-    OperationSpec { name: "DeleteService", input: Some("DeleteServiceRequest"), output: Some("DeleteServiceResponse") },
-    OperationSpec { name: "DeleteTaskDefinitions", input: Some("DeleteTaskDefinitionsRequest"), output: Some("DeleteTaskDefinitionsResponse") },
-    OperationSpec { name: "DeleteTaskSet", input: Some("DeleteTaskSetRequest"), output: Some("DeleteTaskSetResponse") },
-    OperationSpec { name: "DeregisterContainerInstance", input: Some("DeregisterContainerInstanceRequest"), output: Some("DeregisterContainerInstanceResponse") },
-    OperationSpec { name: "DeregisterTaskDefinition", input: Some("DeregisterTaskDefinitionRequest"), output: Some("DeregisterTaskDefinitionResponse") },
-    OperationSpec { name: "DescribeCapacityProviders", input: Some("DescribeCapacityProvidersRequest"), output: Some("DescribeCapacityProvidersResponse") },
-    OperationSpec { name: "DescribeClusters", input: Some("DescribeClustersRequest"), output: Some("DescribeClustersResponse") },
-    OperationSpec { name: "DescribeContainerInstances", input: Some("DescribeContainerInstancesRequest"), output: Some("DescribeContainerInstancesResponse") },
-    OperationSpec { name: "DescribeDaemon", input: Some("DescribeDaemonRequest"), output: Some("DescribeDaemonResponse") },
-    OperationSpec { name: "DescribeDaemonDeployments", input: Some("DescribeDaemonDeploymentsRequest"), output: Some("DescribeDaemonDeploymentsResponse") },
-    OperationSpec { name: "DescribeDaemonRevisions", input: Some("DescribeDaemonRevisionsRequest"), output: Some("DescribeDaemonRevisionsResponse") },
-    OperationSpec { name: "DescribeDaemonTaskDefinition", input: Some("DescribeDaemonTaskDefinitionRequest"), output: Some("DescribeDaemonTaskDefinitionResponse") },
-    OperationSpec { name: "DescribeExpressGatewayService", input: Some("DescribeExpressGatewayServiceRequest"), output: Some("DescribeExpressGatewayServiceResponse") },
-    OperationSpec { name: "DescribeGateway", input: Some("DescribeGatewayRequest"), output: Some("DescribeGatewayResponse") },
-    OperationSpec { name: "DescribeGatewayResources", input: Some("DescribeGatewayResourcesRequest"), output: Some("DescribeGatewayResourcesResponse") },
-    OperationSpec { name: "DescribeGatewayRoute", input: Some("DescribeGatewayRouteRequest"), output: Some("DescribeGatewayRouteResponse") },
-    OperationSpec { name: "DescribeServiceDeployments", input: Some("DescribeServiceDeploymentsRequest"), output: Some("DescribeServiceDeploymentsResponse") },
-    OperationSpec { name: "DescribeServiceRevisions", input: Some("DescribeServiceRevisionsRequest"), output: Some("DescribeServiceRevisionsResponse") },
-    OperationSpec { name: "DescribeServices", input: Some("DescribeServicesRequest"), output: Some("DescribeServicesResponse") },
-    OperationSpec { name: "DescribeTaskDefinition", input: Some("DescribeTaskDefinitionRequest"), output: Some("DescribeTaskDefinitionResponse") },
-    OperationSpec { name: "DescribeTaskSets", input: Some("DescribeTaskSetsRequest"), output: Some("DescribeTaskSetsResponse") },
-    OperationSpec { name: "DescribeTasks", input: Some("DescribeTasksRequest"), output: Some("DescribeTasksResponse") },
-    OperationSpec { name: "DisassociateGatewayFromCluster", input: Some("DisassociateGatewayFromClusterRequest"), output: Some("DisassociateGatewayFromClusterResponse") },
-    OperationSpec { name: "DiscoverPollEndpoint", input: Some("DiscoverPollEndpointRequest"), output: Some("DiscoverPollEndpointResponse") },
-    OperationSpec { name: "ExecuteCommand", input: Some("ExecuteCommandRequest"), output: Some("ExecuteCommandResponse") },
-    OperationSpec { name: "GetTaskProtection", input: Some("GetTaskProtectionRequest"), output: Some("GetTaskProtectionResponse") },
-    OperationSpec { name: "ListAccountSettings", input: Some("ListAccountSettingsRequest"), output: Some("ListAccountSettingsResponse") },
-    OperationSpec { name: "ListAttributes", input: Some("ListAttributesRequest"), output: Some("ListAttributesResponse") },
-    OperationSpec { name: "ListClusters", input: Some("ListClustersRequest"), output: Some("ListClustersResponse") },
-    OperationSpec { name: "ListContainerInstances", input: Some("ListContainerInstancesRequest"), output: Some("ListContainerInstancesResponse") },
-    OperationSpec { name: "ListDaemonDeployments", input: Some("ListDaemonDeploymentsRequest"), output: Some("ListDaemonDeploymentsResponse") },
-    OperationSpec { name: "ListDaemonTaskDefinitions", input: Some("ListDaemonTaskDefinitionsRequest"), output: Some("ListDaemonTaskDefinitionsResponse") },
-    OperationSpec { name: "ListDaemons", input: Some("ListDaemonsRequest"), output: Some("ListDaemonsResponse") },
-    OperationSpec { name: "ListGatewayClusterAssociations", input: Some("ListGatewayClusterAssociationsRequest"), output: Some("ListGatewayClusterAssociationsResponse") },
-    OperationSpec { name: "ListGatewayRoutes", input: Some("ListGatewayRoutesRequest"), output: Some("ListGatewayRoutesResponse") },
-    OperationSpec { name: "ListGateways", input: Some("ListGatewaysRequest"), output: Some("ListGatewaysResponse") },
-    OperationSpec { name: "ListServiceDeployments", input: Some("ListServiceDeploymentsRequest"), output: Some("ListServiceDeploymentsResponse") },
-    OperationSpec { name: "ListServices", input: Some("ListServicesRequest"), output: Some("ListServicesResponse") },
-    OperationSpec { name: "ListServicesByNamespace", input: Some("ListServicesByNamespaceRequest"), output: Some("ListServicesByNamespaceResponse") },
-    OperationSpec { name: "ListTagsForResource", input: Some("ListTagsForResourceRequest"), output: Some("ListTagsForResourceResponse") },
-    OperationSpec { name: "ListTaskDefinitionFamilies", input: Some("ListTaskDefinitionFamiliesRequest"), output: Some("ListTaskDefinitionFamiliesResponse") },
-    OperationSpec { name: "ListTaskDefinitions", input: Some("ListTaskDefinitionsRequest"), output: Some("ListTaskDefinitionsResponse") },
+    OperationSpec {
+        name: "AssociateGatewayWithCluster",
+        input: Some("AssociateGatewayWithClusterRequest"),
+        output: Some("AssociateGatewayWithClusterResponse"),
+    },
+    OperationSpec {
+        name: "ContinueServiceDeployment",
+        input: Some("ContinueServiceDeploymentRequest"),
+        output: Some("ContinueServiceDeploymentResponse"),
+    },
+    OperationSpec {
+        name: "CreateCapacityProvider",
+        input: Some("CreateCapacityProviderRequest"),
+        output: Some("CreateCapacityProviderResponse"),
+    },
+    OperationSpec {
+        name: "CreateCluster",
+        input: Some("CreateClusterRequest"),
+        output: Some("CreateClusterResponse"),
+    },
+    OperationSpec {
+        name: "CreateDaemon",
+        input: Some("CreateDaemonRequest"),
+        output: Some("CreateDaemonResponse"),
+    },
+    OperationSpec {
+        name: "CreateExpressGatewayService",
+        input: Some("CreateExpressGatewayServiceRequest"),
+        output: Some("CreateExpressGatewayServiceResponse"),
+    },
+    OperationSpec {
+        name: "CreateGateway",
+        input: Some("CreateGatewayRequest"),
+        output: Some("CreateGatewayResponse"),
+    },
+    OperationSpec {
+        name: "CreateService",
+        input: Some("CreateServiceRequest"),
+        output: Some("CreateServiceResponse"),
+    },
+    OperationSpec {
+        name: "CreateTaskSet",
+        input: Some("CreateTaskSetRequest"),
+        output: Some("CreateTaskSetResponse"),
+    },
+    OperationSpec {
+        name: "DeleteAccountSetting",
+        input: Some("DeleteAccountSettingRequest"),
+        output: Some("DeleteAccountSettingResponse"),
+    },
+    OperationSpec {
+        name: "DeleteAttributes",
+        input: Some("DeleteAttributesRequest"),
+        output: Some("DeleteAttributesResponse"),
+    },
+    OperationSpec {
+        name: "DeleteCapacityProvider",
+        input: Some("DeleteCapacityProviderRequest"),
+        output: Some("DeleteCapacityProviderResponse"),
+    },
+    OperationSpec {
+        name: "DeleteCluster",
+        input: Some("DeleteClusterRequest"),
+        output: Some("DeleteClusterResponse"),
+    },
+    OperationSpec {
+        name: "DeleteDaemon",
+        input: Some("DeleteDaemonRequest"),
+        output: Some("DeleteDaemonResponse"),
+    },
+    OperationSpec {
+        name: "DeleteDaemonTaskDefinition",
+        input: Some("DeleteDaemonTaskDefinitionRequest"),
+        output: Some("DeleteDaemonTaskDefinitionResponse"),
+    },
+    OperationSpec {
+        name: "DeleteExpressGatewayService",
+        input: Some("DeleteExpressGatewayServiceRequest"),
+        output: Some("DeleteExpressGatewayServiceResponse"),
+    },
+    OperationSpec {
+        name: "DeleteGateway",
+        input: Some("DeleteGatewayRequest"),
+        output: Some("DeleteGatewayResponse"),
+    },
+    OperationSpec {
+        name: "DeleteService",
+        input: Some("DeleteServiceRequest"),
+        output: Some("DeleteServiceResponse"),
+    },
+    OperationSpec {
+        name: "DeleteTaskDefinitions",
+        input: Some("DeleteTaskDefinitionsRequest"),
+        output: Some("DeleteTaskDefinitionsResponse"),
+    },
+    OperationSpec {
+        name: "DeleteTaskSet",
+        input: Some("DeleteTaskSetRequest"),
+        output: Some("DeleteTaskSetResponse"),
+    },
+    OperationSpec {
+        name: "DeregisterContainerInstance",
+        input: Some("DeregisterContainerInstanceRequest"),
+        output: Some("DeregisterContainerInstanceResponse"),
+    },
+    OperationSpec {
+        name: "DeregisterTaskDefinition",
+        input: Some("DeregisterTaskDefinitionRequest"),
+        output: Some("DeregisterTaskDefinitionResponse"),
+    },
+    OperationSpec {
+        name: "DescribeCapacityProviders",
+        input: Some("DescribeCapacityProvidersRequest"),
+        output: Some("DescribeCapacityProvidersResponse"),
+    },
+    OperationSpec {
+        name: "DescribeClusters",
+        input: Some("DescribeClustersRequest"),
+        output: Some("DescribeClustersResponse"),
+    },
+    OperationSpec {
+        name: "DescribeContainerInstances",
+        input: Some("DescribeContainerInstancesRequest"),
+        output: Some("DescribeContainerInstancesResponse"),
+    },
+    OperationSpec {
+        name: "DescribeDaemon",
+        input: Some("DescribeDaemonRequest"),
+        output: Some("DescribeDaemonResponse"),
+    },
+    OperationSpec {
+        name: "DescribeDaemonDeployments",
+        input: Some("DescribeDaemonDeploymentsRequest"),
+        output: Some("DescribeDaemonDeploymentsResponse"),
+    },
+    OperationSpec {
+        name: "DescribeDaemonRevisions",
+        input: Some("DescribeDaemonRevisionsRequest"),
+        output: Some("DescribeDaemonRevisionsResponse"),
+    },
+    OperationSpec {
+        name: "DescribeDaemonTaskDefinition",
+        input: Some("DescribeDaemonTaskDefinitionRequest"),
+        output: Some("DescribeDaemonTaskDefinitionResponse"),
+    },
+    OperationSpec {
+        name: "DescribeExpressGatewayService",
+        input: Some("DescribeExpressGatewayServiceRequest"),
+        output: Some("DescribeExpressGatewayServiceResponse"),
+    },
+    OperationSpec {
+        name: "DescribeGateway",
+        input: Some("DescribeGatewayRequest"),
+        output: Some("DescribeGatewayResponse"),
+    },
+    OperationSpec {
+        name: "DescribeGatewayResources",
+        input: Some("DescribeGatewayResourcesRequest"),
+        output: Some("DescribeGatewayResourcesResponse"),
+    },
+    OperationSpec {
+        name: "DescribeGatewayRoute",
+        input: Some("DescribeGatewayRouteRequest"),
+        output: Some("DescribeGatewayRouteResponse"),
+    },
+    OperationSpec {
+        name: "DescribeServiceDeployments",
+        input: Some("DescribeServiceDeploymentsRequest"),
+        output: Some("DescribeServiceDeploymentsResponse"),
+    },
+    OperationSpec {
+        name: "DescribeServiceRevisions",
+        input: Some("DescribeServiceRevisionsRequest"),
+        output: Some("DescribeServiceRevisionsResponse"),
+    },
+    OperationSpec {
+        name: "DescribeServices",
+        input: Some("DescribeServicesRequest"),
+        output: Some("DescribeServicesResponse"),
+    },
+    OperationSpec {
+        name: "DescribeTaskDefinition",
+        input: Some("DescribeTaskDefinitionRequest"),
+        output: Some("DescribeTaskDefinitionResponse"),
+    },
+    OperationSpec {
+        name: "DescribeTaskSets",
+        input: Some("DescribeTaskSetsRequest"),
+        output: Some("DescribeTaskSetsResponse"),
+    },
+    OperationSpec {
+        name: "DescribeTasks",
+        input: Some("DescribeTasksRequest"),
+        output: Some("DescribeTasksResponse"),
+    },
+    OperationSpec {
+        name: "DisassociateGatewayFromCluster",
+        input: Some("DisassociateGatewayFromClusterRequest"),
+        output: Some("DisassociateGatewayFromClusterResponse"),
+    },
+    OperationSpec {
+        name: "DiscoverPollEndpoint",
+        input: Some("DiscoverPollEndpointRequest"),
+        output: Some("DiscoverPollEndpointResponse"),
+    },
+    OperationSpec {
+        name: "ExecuteCommand",
+        input: Some("ExecuteCommandRequest"),
+        output: Some("ExecuteCommandResponse"),
+    },
+    OperationSpec {
+        name: "GetTaskProtection",
+        input: Some("GetTaskProtectionRequest"),
+        output: Some("GetTaskProtectionResponse"),
+    },
+    OperationSpec {
+        name: "ListAccountSettings",
+        input: Some("ListAccountSettingsRequest"),
+        output: Some("ListAccountSettingsResponse"),
+    },
+    OperationSpec {
+        name: "ListAttributes",
+        input: Some("ListAttributesRequest"),
+        output: Some("ListAttributesResponse"),
+    },
+    OperationSpec {
+        name: "ListClusters",
+        input: Some("ListClustersRequest"),
+        output: Some("ListClustersResponse"),
+    },
+    OperationSpec {
+        name: "ListContainerInstances",
+        input: Some("ListContainerInstancesRequest"),
+        output: Some("ListContainerInstancesResponse"),
+    },
+    OperationSpec {
+        name: "ListDaemonDeployments",
+        input: Some("ListDaemonDeploymentsRequest"),
+        output: Some("ListDaemonDeploymentsResponse"),
+    },
+    OperationSpec {
+        name: "ListDaemonTaskDefinitions",
+        input: Some("ListDaemonTaskDefinitionsRequest"),
+        output: Some("ListDaemonTaskDefinitionsResponse"),
+    },
+    OperationSpec {
+        name: "ListDaemons",
+        input: Some("ListDaemonsRequest"),
+        output: Some("ListDaemonsResponse"),
+    },
+    OperationSpec {
+        name: "ListGatewayClusterAssociations",
+        input: Some("ListGatewayClusterAssociationsRequest"),
+        output: Some("ListGatewayClusterAssociationsResponse"),
+    },
+    OperationSpec {
+        name: "ListGatewayRoutes",
+        input: Some("ListGatewayRoutesRequest"),
+        output: Some("ListGatewayRoutesResponse"),
+    },
+    OperationSpec {
+        name: "ListGateways",
+        input: Some("ListGatewaysRequest"),
+        output: Some("ListGatewaysResponse"),
+    },
+    OperationSpec {
+        name: "ListServiceDeployments",
+        input: Some("ListServiceDeploymentsRequest"),
+        output: Some("ListServiceDeploymentsResponse"),
+    },
+    OperationSpec {
+        name: "ListServices",
+        input: Some("ListServicesRequest"),
+        output: Some("ListServicesResponse"),
+    },
+    OperationSpec {
+        name: "ListServicesByNamespace",
+        input: Some("ListServicesByNamespaceRequest"),
+        output: Some("ListServicesByNamespaceResponse"),
+    },
+    OperationSpec {
+        name: "ListTagsForResource",
+        input: Some("ListTagsForResourceRequest"),
+        output: Some("ListTagsForResourceResponse"),
+    },
+    OperationSpec {
+        name: "ListTaskDefinitionFamilies",
+        input: Some("ListTaskDefinitionFamiliesRequest"),
+        output: Some("ListTaskDefinitionFamiliesResponse"),
+    },
+    OperationSpec {
+        name: "ListTaskDefinitions",
+        input: Some("ListTaskDefinitionsRequest"),
+        output: Some("ListTaskDefinitionsResponse"),
+    },
     OperationSpec { name: "ListTasks", input: Some("ListTasksRequest"), output: Some("ListTasksResponse") },
-    OperationSpec { name: "PutAccountSetting", input: Some("PutAccountSettingRequest"), output: Some("PutAccountSettingResponse") },
-    OperationSpec { name: "PutAccountSettingDefault", input: Some("PutAccountSettingDefaultRequest"), output: Some("PutAccountSettingDefaultResponse") },
-    OperationSpec { name: "PutAttributes", input: Some("PutAttributesRequest"), output: Some("PutAttributesResponse") },
-    OperationSpec { name: "PutClusterCapacityProviders", input: Some("PutClusterCapacityProvidersRequest"), output: Some("PutClusterCapacityProvidersResponse") },
-    OperationSpec { name: "RegisterContainerInstance", input: Some("RegisterContainerInstanceRequest"), output: Some("RegisterContainerInstanceResponse") },
-    OperationSpec { name: "RegisterDaemonTaskDefinition", input: Some("RegisterDaemonTaskDefinitionRequest"), output: Some("RegisterDaemonTaskDefinitionResponse") },
-    OperationSpec { name: "RegisterTaskDefinition", input: Some("RegisterTaskDefinitionRequest"), output: Some("RegisterTaskDefinitionResponse") },
+    OperationSpec {
+        name: "PutAccountSetting",
+        input: Some("PutAccountSettingRequest"),
+        output: Some("PutAccountSettingResponse"),
+    },
+    OperationSpec {
+        name: "PutAccountSettingDefault",
+        input: Some("PutAccountSettingDefaultRequest"),
+        output: Some("PutAccountSettingDefaultResponse"),
+    },
+    OperationSpec {
+        name: "PutAttributes",
+        input: Some("PutAttributesRequest"),
+        output: Some("PutAttributesResponse"),
+    },
+    OperationSpec {
+        name: "PutClusterCapacityProviders",
+        input: Some("PutClusterCapacityProvidersRequest"),
+        output: Some("PutClusterCapacityProvidersResponse"),
+    },
+    OperationSpec {
+        name: "RegisterContainerInstance",
+        input: Some("RegisterContainerInstanceRequest"),
+        output: Some("RegisterContainerInstanceResponse"),
+    },
+    OperationSpec {
+        name: "RegisterDaemonTaskDefinition",
+        input: Some("RegisterDaemonTaskDefinitionRequest"),
+        output: Some("RegisterDaemonTaskDefinitionResponse"),
+    },
+    OperationSpec {
+        name: "RegisterTaskDefinition",
+        input: Some("RegisterTaskDefinitionRequest"),
+        output: Some("RegisterTaskDefinitionResponse"),
+    },
     OperationSpec { name: "RunTask", input: Some("RunTaskRequest"), output: Some("RunTaskResponse") },
     OperationSpec { name: "StartTask", input: Some("StartTaskRequest"), output: Some("StartTaskResponse") },
-    OperationSpec { name: "StopServiceDeployment", input: Some("StopServiceDeploymentRequest"), output: Some("StopServiceDeploymentResponse") },
+    OperationSpec {
+        name: "StopServiceDeployment",
+        input: Some("StopServiceDeploymentRequest"),
+        output: Some("StopServiceDeploymentResponse"),
+    },
     OperationSpec { name: "StopTask", input: Some("StopTaskRequest"), output: Some("StopTaskResponse") },
-    OperationSpec { name: "SubmitAttachmentStateChanges", input: Some("SubmitAttachmentStateChangesRequest"), output: Some("SubmitAttachmentStateChangesResponse") },
-    OperationSpec { name: "SubmitContainerStateChange", input: Some("SubmitContainerStateChangeRequest"), output: Some("SubmitContainerStateChangeResponse") },
-    OperationSpec { name: "SubmitTaskStateChange", input: Some("SubmitTaskStateChangeRequest"), output: Some("SubmitTaskStateChangeResponse") },
-    OperationSpec { name: "TagResource", input: Some("TagResourceRequest"), output: Some("TagResourceResponse") },
-    OperationSpec { name: "UntagResource", input: Some("UntagResourceRequest"), output: Some("UntagResourceResponse") },
-    OperationSpec { name: "UpdateCapacityProvider", input: Some("UpdateCapacityProviderRequest"), output: Some("UpdateCapacityProviderResponse") },
-    OperationSpec { name: "UpdateCluster", input: Some("UpdateClusterRequest"), output: Some("UpdateClusterResponse") },
-    OperationSpec { name: "UpdateClusterSettings", input: Some("UpdateClusterSettingsRequest"), output: Some("UpdateClusterSettingsResponse") },
-    OperationSpec { name: "UpdateContainerAgent", input: Some("UpdateContainerAgentRequest"), output: Some("UpdateContainerAgentResponse") },
-    OperationSpec { name: "UpdateContainerInstancesState", input: Some("UpdateContainerInstancesStateRequest"), output: Some("UpdateContainerInstancesStateResponse") },
-    OperationSpec { name: "UpdateDaemon", input: Some("UpdateDaemonRequest"), output: Some("UpdateDaemonResponse") },
-    OperationSpec { name: "UpdateExpressGatewayService", input: Some("UpdateExpressGatewayServiceRequest"), output: Some("UpdateExpressGatewayServiceResponse") },
-    OperationSpec { name: "UpdateGateway", input: Some("UpdateGatewayRequest"), output: Some("UpdateGatewayResponse") },
-    OperationSpec { name: "UpdateService", input: Some("UpdateServiceRequest"), output: Some("UpdateServiceResponse") },
-    OperationSpec { name: "UpdateServicePrimaryTaskSet", input: Some("UpdateServicePrimaryTaskSetRequest"), output: Some("UpdateServicePrimaryTaskSetResponse") },
-    OperationSpec { name: "UpdateTaskProtection", input: Some("UpdateTaskProtectionRequest"), output: Some("UpdateTaskProtectionResponse") },
-    OperationSpec { name: "UpdateTaskSet", input: Some("UpdateTaskSetRequest"), output: Some("UpdateTaskSetResponse") },
+    OperationSpec {
+        name: "SubmitAttachmentStateChanges",
+        input: Some("SubmitAttachmentStateChangesRequest"),
+        output: Some("SubmitAttachmentStateChangesResponse"),
+    },
+    OperationSpec {
+        name: "SubmitContainerStateChange",
+        input: Some("SubmitContainerStateChangeRequest"),
+        output: Some("SubmitContainerStateChangeResponse"),
+    },
+    OperationSpec {
+        name: "SubmitTaskStateChange",
+        input: Some("SubmitTaskStateChangeRequest"),
+        output: Some("SubmitTaskStateChangeResponse"),
+    },
+    OperationSpec {
+        name: "TagResource",
+        input: Some("TagResourceRequest"),
+        output: Some("TagResourceResponse"),
+    },
+    OperationSpec {
+        name: "UntagResource",
+        input: Some("UntagResourceRequest"),
+        output: Some("UntagResourceResponse"),
+    },
+    OperationSpec {
+        name: "UpdateCapacityProvider",
+        input: Some("UpdateCapacityProviderRequest"),
+        output: Some("UpdateCapacityProviderResponse"),
+    },
+    OperationSpec {
+        name: "UpdateCluster",
+        input: Some("UpdateClusterRequest"),
+        output: Some("UpdateClusterResponse"),
+    },
+    OperationSpec {
+        name: "UpdateClusterSettings",
+        input: Some("UpdateClusterSettingsRequest"),
+        output: Some("UpdateClusterSettingsResponse"),
+    },
+    OperationSpec {
+        name: "UpdateContainerAgent",
+        input: Some("UpdateContainerAgentRequest"),
+        output: Some("UpdateContainerAgentResponse"),
+    },
+    OperationSpec {
+        name: "UpdateContainerInstancesState",
+        input: Some("UpdateContainerInstancesStateRequest"),
+        output: Some("UpdateContainerInstancesStateResponse"),
+    },
+    OperationSpec {
+        name: "UpdateDaemon",
+        input: Some("UpdateDaemonRequest"),
+        output: Some("UpdateDaemonResponse"),
+    },
+    OperationSpec {
+        name: "UpdateExpressGatewayService",
+        input: Some("UpdateExpressGatewayServiceRequest"),
+        output: Some("UpdateExpressGatewayServiceResponse"),
+    },
+    OperationSpec {
+        name: "UpdateGateway",
+        input: Some("UpdateGatewayRequest"),
+        output: Some("UpdateGatewayResponse"),
+    },
+    OperationSpec {
+        name: "UpdateService",
+        input: Some("UpdateServiceRequest"),
+        output: Some("UpdateServiceResponse"),
+    },
+    OperationSpec {
+        name: "UpdateServicePrimaryTaskSet",
+        input: Some("UpdateServicePrimaryTaskSetRequest"),
+        output: Some("UpdateServicePrimaryTaskSetResponse"),
+    },
+    OperationSpec {
+        name: "UpdateTaskProtection",
+        input: Some("UpdateTaskProtectionRequest"),
+        output: Some("UpdateTaskProtectionResponse"),
+    },
+    OperationSpec {
+        name: "UpdateTaskSet",
+        input: Some("UpdateTaskSetRequest"),
+        output: Some("UpdateTaskSetResponse"),
+    },
 ];
 
 /// The error shapes of the model: the codes a client knows how to decode.

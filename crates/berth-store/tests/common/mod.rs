@@ -3,8 +3,7 @@
 use async_trait::async_trait;
 use berth_store::conformance::Setup;
 use berth_store::{
-    KeyValue, RangeResult, RedbConfig, RedbStore, Result, Revision, Store, Txn, TxnOutcome,
-    WatchStream,
+    KeyValue, RangeResult, RedbConfig, RedbStore, Result, Revision, Store, Txn, TxnOutcome, WatchStream,
 };
 use tempfile::TempDir;
 

@@ -7,25 +7,97 @@ use crate::model::{ContainerDefinition, LinuxParameters, RegisterTaskDefinitionR
 
 /// The Linux capabilities ECS accepts in `linuxParameters.capabilities` (`ALL` included).
 pub(crate) const CAPABILITIES: &[&str] = &[
-    "ALL", "AUDIT_CONTROL", "AUDIT_WRITE", "BLOCK_SUSPEND", "CHOWN", "DAC_OVERRIDE",
-    "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE",
-    "LINUX_IMMUTABLE", "MAC_ADMIN", "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE",
-    "NET_BROADCAST", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_ADMIN", "SYS_BOOT",
-    "SYS_CHROOT", "SYS_MODULE", "SYS_NICE", "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "SYSLOG", "WAKE_ALARM",
+    "ALL",
+    "AUDIT_CONTROL",
+    "AUDIT_WRITE",
+    "BLOCK_SUSPEND",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "KILL",
+    "LEASE",
+    "LINUX_IMMUTABLE",
+    "MAC_ADMIN",
+    "MAC_OVERRIDE",
+    "MKNOD",
+    "NET_ADMIN",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_RAW",
+    "SETFCAP",
+    "SETGID",
+    "SETPCAP",
+    "SETUID",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_CHROOT",
+    "SYS_MODULE",
+    "SYS_NICE",
+    "SYS_PACCT",
+    "SYS_PTRACE",
+    "SYS_RAWIO",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "SYSLOG",
+    "WAKE_ALARM",
 ];
 
 const TMPFS_OPTIONS: &[&str] = &[
-    "defaults", "ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "sync", "async",
-    "dirsync", "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "bind",
-    "rbind", "unbindable", "runbindable", "private", "rprivate", "shared", "rshared", "slave",
-    "rslave", "relatime", "norelatime", "strictatime", "nostrictatime", "mode", "uid", "gid",
-    "nr_inodes", "nr_blocks", "mpol",
+    "defaults",
+    "ro",
+    "rw",
+    "suid",
+    "nosuid",
+    "dev",
+    "nodev",
+    "exec",
+    "noexec",
+    "sync",
+    "async",
+    "dirsync",
+    "remount",
+    "mand",
+    "nomand",
+    "atime",
+    "noatime",
+    "diratime",
+    "nodiratime",
+    "bind",
+    "rbind",
+    "unbindable",
+    "runbindable",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "relatime",
+    "norelatime",
+    "strictatime",
+    "nostrictatime",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+    "nr_blocks",
+    "mpol",
 ];
 
 const IPC_SYSCTLS: &[&str] = &[
-    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
-    "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
 ];
 
 /// The capability name without the optional `CAP_` prefix Docker also accepts.
@@ -48,9 +120,17 @@ pub(crate) fn check_container(
     check_system_controls(request, &who, container)?;
     if let Some(policy) = &container.restart_policy {
         if policy.enabled.is_none() {
-            return Err(client(format!("Invalid setting for {who}: restartPolicy.enabled is required.")));
+            return Err(client(format!(
+                "Invalid setting for {who}: restartPolicy.enabled is required."
+            )));
         }
-        if policy.ignored_exit_codes.as_deref().unwrap_or_default().len() > 50 {
+        if policy
+            .ignored_exit_codes
+            .as_deref()
+            .unwrap_or_default()
+            .len()
+            > 50
+        {
             return Err(client(format!(
                 "Invalid setting for {who}: restartPolicy.ignoredExitCodes can list at most 50 exit codes."
             )));
@@ -63,17 +143,28 @@ pub(crate) fn check_container(
             )));
         }
     }
-    for (member, value) in [("startTimeout", container.start_timeout), ("stopTimeout", container.stop_timeout)] {
+    for (member, value) in [
+        ("startTimeout", container.start_timeout),
+        ("stopTimeout", container.stop_timeout),
+    ] {
         if let Some(seconds) = value
             && seconds < 0
         {
-            return Err(client(format!("Invalid setting for {who}: {member} {seconds} cannot be negative.")));
+            return Err(client(format!(
+                "Invalid setting for {who}: {member} {seconds} cannot be negative."
+            )));
         }
     }
     Ok(())
 }
 
-fn in_range(who: &str, member: &str, value: Option<i32>, low: i32, high: i32) -> Result<(), EcsError> {
+fn in_range(
+    who: &str,
+    member: &str,
+    value: Option<i32>,
+    low: i32,
+    high: i32,
+) -> Result<(), EcsError> {
     match value {
         Some(value) if !(low..=high).contains(&value) => Err(client(format!(
             "Invalid setting for {who}: healthCheck.{member} {value} must be between {low} and {high}."
@@ -113,7 +204,13 @@ fn check_health(who: &str, container: &ContainerDefinition) -> Result<(), EcsErr
 }
 
 fn check_ulimits(who: &str, container: &ContainerDefinition) -> Result<(), EcsError> {
-    for (index, ulimit) in container.ulimits.as_deref().unwrap_or_default().iter().enumerate() {
+    for (index, ulimit) in container
+        .ulimits
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let name = ulimit.name.as_deref().unwrap_or("");
         if !one_of(name, enums::ULIMIT_NAME) {
             return Err(client(format!(
@@ -148,7 +245,13 @@ fn check_linux(who: &str, linux: &LinuxParameters) -> Result<(), EcsError> {
             }
         }
     }
-    for (index, device) in linux.devices.as_deref().unwrap_or_default().iter().enumerate() {
+    for (index, device) in linux
+        .devices
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         if blank(device.host_path.as_deref()) {
             return Err(client(format!(
                 "Invalid setting for {who}: linuxParameters.devices[{index}].hostPath is required."
@@ -162,19 +265,31 @@ fn check_linux(who: &str, linux: &LinuxParameters) -> Result<(), EcsError> {
             }
         }
     }
-    for (index, tmpfs) in linux.tmpfs.as_deref().unwrap_or_default().iter().enumerate() {
-        if !tmpfs.container_path.as_deref().is_some_and(|path| path.starts_with('/')) {
+    for (index, tmpfs) in linux
+        .tmpfs
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if !tmpfs
+            .container_path
+            .as_deref()
+            .is_some_and(|path| path.starts_with('/'))
+        {
             return Err(client(format!(
                 "Invalid setting for {who}: linuxParameters.tmpfs[{index}].containerPath must be an absolute path."
             )));
         }
-        if !tmpfs.size.is_some_and(|size| size > 0) {
+        if tmpfs.size.is_none_or(|size| size <= 0) {
             return Err(client(format!(
                 "Invalid setting for {who}: linuxParameters.tmpfs[{index}].size (MiB) is required and must be positive."
             )));
         }
         for option in tmpfs.mount_options.as_deref().unwrap_or_default() {
-            let key = option.split_once('=').map_or(option.as_str(), |(key, _)| key);
+            let key = option
+                .split_once('=')
+                .map_or(option.as_str(), |(key, _)| key);
             if !one_of(key, TMPFS_OPTIONS) {
                 return Err(client(format!(
                     "Invalid setting for {who}: linuxParameters.tmpfs[{index}] mount option '{option}' is not supported."
@@ -209,9 +324,17 @@ fn check_system_controls(
     who: &str,
     container: &ContainerDefinition,
 ) -> Result<(), EcsError> {
-    for (index, control) in container.system_controls.as_deref().unwrap_or_default().iter().enumerate() {
+    for (index, control) in container
+        .system_controls
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
         let Some(namespace) = control.namespace.as_deref().filter(|n| !n.is_empty()) else {
-            return Err(client(format!("Invalid setting for {who}: systemControls[{index}].namespace is required.")));
+            return Err(client(format!(
+                "Invalid setting for {who}: systemControls[{index}].namespace is required."
+            )));
         };
         if network_mode(request) == "host" && namespace.starts_with("net.") {
             return Err(client(format!(

@@ -52,7 +52,9 @@ pub fn check_register(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
 }
 
 fn check_size(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let size = serde_json::to_vec(request).map(|bytes| bytes.len()).unwrap_or(0);
+    let size = serde_json::to_vec(request)
+        .map(|bytes| bytes.len())
+        .unwrap_or(0);
     if size > MAX_REQUEST_BYTES {
         return Err(client(format!(
             "The task definition is {size} bytes as JSON, over the 64 KiB size limit ({MAX_REQUEST_BYTES} bytes); move large values such as environment variables into environment files or secrets."

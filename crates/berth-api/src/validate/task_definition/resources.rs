@@ -21,7 +21,7 @@ pub fn parse_task_cpu(text: &str) -> Result<u32, EcsError> {
     };
     value.ok_or_else(|| {
         client(format!(
-            "Invalid 'cpu' setting for task: '{text}' is neither CPU units (such as 1024) nor vCPUs (such as 1 vCPU or 0.5 vCPU)."
+            "Invalid 'cpu' setting for task: '{text}' must be whole CPU units (such as 1024) or vCPUs that come to whole units (such as 1 vCPU or 0.5 vCPU; 1 vCPU = 1024 units)."
         ))
     })
 }
@@ -39,7 +39,7 @@ pub fn parse_task_memory(text: &str) -> Result<u32, EcsError> {
     };
     value.ok_or_else(|| {
         client(format!(
-            "Invalid 'memory' setting for task: '{text}' is neither MiB (such as 2048) nor GB (such as 2 GB or 0.5GB)."
+            "Invalid 'memory' setting for task: '{text}' must be whole MiB (such as 2048) or GB that come to whole MiB (such as 2 GB or 0.5GB; 1 GB = 1024 MiB)."
         ))
     })
 }
@@ -68,10 +68,18 @@ fn scaled(number: &str) -> Option<u32> {
         return None;
     }
     let scale = 10u128.pow(u32::try_from(fraction.len()).ok()?);
-    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let fraction: u128 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
+    let whole: u128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let fraction: u128 = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse().ok()?
+    };
     let total = (whole * scale + fraction) * 1024;
-    if total % scale != 0 {
+    if !total.is_multiple_of(scale) {
         return None;
     }
     u32::try_from(total / scale).ok()
@@ -80,7 +88,9 @@ fn scaled(number: &str) -> Option<u32> {
 /// Whether `cpu` units and `memory` MiB is a task size Fargate offers (the table of the
 /// developer guide's "Task CPU and memory"; the 8 and 16 vCPU sizes need Linux platform 1.4.0).
 pub fn fargate_size_is_valid(cpu: u32, memory: u32) -> bool {
-    let stepped = |low: u32, high: u32, step: u32| (low..=high).contains(&memory) && memory % step == 0;
+    let stepped = |low: u32, high: u32, step: u32| {
+        (low..=high).contains(&memory) && memory.is_multiple_of(step)
+    };
     match cpu {
         256 => matches!(memory, 512 | 1024 | 2048),
         512 => stepped(1024, 4096, 1024),
@@ -96,7 +106,10 @@ pub fn fargate_size_is_valid(cpu: u32, memory: u32) -> bool {
 /// Checks container memory and CPU against each other and against the task size, and each
 /// container's `resourceRequirements`.
 pub(crate) fn check_resources(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let task_memory = request.memory.as_deref().and_then(|m| parse_task_memory(m).ok());
+    let task_memory = request
+        .memory
+        .as_deref()
+        .and_then(|m| parse_task_memory(m).ok());
     let task_cpu = request.cpu.as_deref().and_then(|c| parse_task_cpu(c).ok());
     let mut reserved: i64 = 0;
     let mut cpu_total: i64 = 0;
@@ -134,7 +147,9 @@ pub(crate) fn check_resources(request: &RegisterTaskDefinitionRequest) -> Result
         reserved += i64::from(reservation.or(memory).unwrap_or(0));
         match container.cpu {
             Some(cpu) if cpu < 0 => {
-                return Err(client(format!("Invalid 'cpu' setting for {who}: {cpu} cannot be negative.")));
+                return Err(client(format!(
+                    "Invalid 'cpu' setting for {who}: {cpu} cannot be negative."
+                )));
             }
             Some(cpu) => cpu_total += i64::from(cpu),
             None => {}
@@ -163,7 +178,10 @@ fn check_requirements(
     who: &str,
     container: &crate::model::ContainerDefinition,
 ) -> Result<(), EcsError> {
-    let requirements = container.resource_requirements.as_deref().unwrap_or_default();
+    let requirements = container
+        .resource_requirements
+        .as_deref()
+        .unwrap_or_default();
     let mut kinds = std::collections::BTreeSet::new();
     for (index, requirement) in requirements.iter().enumerate() {
         let kind = requirement.r#type.as_deref().unwrap_or("");
@@ -174,22 +192,30 @@ fn check_requirements(
             )));
         }
         if !kinds.insert(kind) {
-            return Err(client(format!("Invalid setting for {at}: resource type {kind} is given more than once.")));
+            return Err(client(format!(
+                "Invalid setting for {at}: resource type {kind} is given more than once."
+            )));
         }
         let value = requirement.value.as_deref();
         let sharing = requirement.sharing_strategy.is_some();
         if sharing && kind != "GPU" {
-            return Err(client(format!("Invalid setting for {at}: sharingStrategy applies only to the GPU type.")));
+            return Err(client(format!(
+                "Invalid setting for {at}: sharingStrategy applies only to the GPU type."
+            )));
         }
         match kind {
             "GPU" => match (value, sharing) {
                 (Some(_), true) => {
-                    return Err(client(format!("Invalid setting for {at}: give either a GPU value or a sharingStrategy, not both.")));
+                    return Err(client(format!(
+                        "Invalid setting for {at}: give either a GPU value or a sharingStrategy, not both."
+                    )));
                 }
                 (None, false) => {
-                    return Err(client(format!("Invalid setting for {at}: a GPU requirement needs a value (a GPU count or ALL) or a sharingStrategy.")));
+                    return Err(client(format!(
+                        "Invalid setting for {at}: a GPU requirement needs a value (a GPU count or ALL) or a sharingStrategy."
+                    )));
                 }
-                (Some(text), false) if text != "ALL" && !integer(text).is_some_and(|n| n > 0) => {
+                (Some(text), false) if text != "ALL" && integer(text).is_none_or(|n| n == 0) => {
                     return Err(client(format!(
                         "Invalid setting for {at}: GPU value '{text}' must be a positive whole number of GPUs or ALL."
                     )));
@@ -198,11 +224,19 @@ fn check_requirements(
             },
             "NeuronDevice" => {
                 if value != Some("ALL") {
-                    return Err(client(format!("Invalid setting for {at}: a NeuronDevice value must be ALL.")));
+                    return Err(client(format!(
+                        "Invalid setting for {at}: a NeuronDevice value must be ALL."
+                    )));
                 }
                 let holders = containers(request)
                     .iter()
-                    .filter(|c| c.resource_requirements.as_deref().unwrap_or_default().iter().any(|r| r.r#type.as_deref() == Some("NeuronDevice")))
+                    .filter(|c| {
+                        c.resource_requirements
+                            .as_deref()
+                            .unwrap_or_default()
+                            .iter()
+                            .any(|r| r.r#type.as_deref() == Some("NeuronDevice"))
+                    })
                     .count();
                 if holders > 1 {
                     return Err(client(format!(

@@ -19,7 +19,11 @@ const EPHEMERAL_GIB: std::ops::RangeInclusive<i32> = 21..=200;
 /// Checks the members that describe the task as a whole.
 pub(crate) fn check_task(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
     match request.family.as_deref() {
-        None | Some("") => return Err(client("Family is required: give the task definition a family name.")),
+        None | Some("") => {
+            return Err(client(
+                "Family is required: give the task definition a family name.",
+            ));
+        }
         Some(family) => check_family(family)?,
     }
     check_container_count(request)?;
@@ -37,7 +41,9 @@ pub(crate) fn check_task(request: &RegisterTaskDefinitionRequest) -> Result<(), 
 fn check_container_count(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
     let count = containers(request).len();
     if count == 0 {
-        return Err(client("containerDefinitions is required: a task definition needs at least one container."));
+        return Err(client(
+            "containerDefinitions is required: a task definition needs at least one container.",
+        ));
     }
     if count > MAX_CONTAINERS {
         return Err(client(format!(
@@ -56,7 +62,11 @@ fn check_enumerations(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
             choices(enums::NETWORK_MODE)
         )));
     }
-    for value in request.requires_compatibilities.as_deref().unwrap_or_default() {
+    for value in request
+        .requires_compatibilities
+        .as_deref()
+        .unwrap_or_default()
+    {
         if !one_of(value, enums::COMPATIBILITY) {
             return Err(client(format!(
                 "Invalid requiresCompatibilities value '{value}': use {}.",
@@ -67,12 +77,18 @@ fn check_enumerations(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
     if let Some(mode) = request.pid_mode.as_deref()
         && !one_of(mode, enums::PID_MODE)
     {
-        return Err(client(format!("Invalid pidMode '{mode}': use {}.", choices(enums::PID_MODE))));
+        return Err(client(format!(
+            "Invalid pidMode '{mode}': use {}.",
+            choices(enums::PID_MODE)
+        )));
     }
     if let Some(mode) = request.ipc_mode.as_deref()
         && !one_of(mode, enums::IPC_MODE)
     {
-        return Err(client(format!("Invalid ipcMode '{mode}': use {}.", choices(enums::IPC_MODE))));
+        return Err(client(format!(
+            "Invalid ipcMode '{mode}': use {}.",
+            choices(enums::IPC_MODE)
+        )));
     }
     if let Some(platform) = &request.runtime_platform {
         if let Some(arch) = platform.cpu_architecture.as_deref()
@@ -107,7 +123,9 @@ fn check_task_size(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsErr
     if let Some(text) = request.memory.as_deref() {
         let memory = super::parse_task_memory(text)?;
         if memory == 0 {
-            return Err(client("Invalid 'memory' setting for task: memory must be greater than 0 MiB."));
+            return Err(client(
+                "Invalid 'memory' setting for task: memory must be greater than 0 MiB.",
+            ));
         }
     }
     Ok(())
@@ -138,11 +156,20 @@ fn check_placement_constraints(request: &RegisterTaskDefinitionRequest) -> Resul
 }
 
 fn check_inference_accelerators(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let accelerators = request.inference_accelerators.as_deref().unwrap_or_default();
+    let accelerators = request
+        .inference_accelerators
+        .as_deref()
+        .unwrap_or_default();
     let mut seen = std::collections::BTreeSet::new();
     for (index, accelerator) in accelerators.iter().enumerate() {
-        let Some(name) = accelerator.device_name.as_deref().filter(|name| !name.is_empty()) else {
-            return Err(client(format!("inferenceAccelerators[{index}].deviceName is required.")));
+        let Some(name) = accelerator
+            .device_name
+            .as_deref()
+            .filter(|name| !name.is_empty())
+        else {
+            return Err(client(format!(
+                "inferenceAccelerators[{index}].deviceName is required."
+            )));
         };
         if blank(accelerator.device_type.as_deref()) {
             return Err(client(format!(
@@ -150,7 +177,9 @@ fn check_inference_accelerators(request: &RegisterTaskDefinitionRequest) -> Resu
             )));
         }
         if !seen.insert(name) {
-            return Err(client(format!("Inference accelerator deviceName '{name}' is given more than once.")));
+            return Err(client(format!(
+                "Inference accelerator deviceName '{name}' is given more than once."
+            )));
         }
     }
     Ok(())
@@ -167,7 +196,11 @@ fn check_extras(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError>
                     EPHEMERAL_GIB.end()
                 )));
             }
-            None => return Err(client("ephemeralStorage.sizeInGiB is required when ephemeralStorage is given.")),
+            None => {
+                return Err(client(
+                    "ephemeralStorage.sizeInGiB is required when ephemeralStorage is given.",
+                ));
+            }
         }
     }
     if let Some(proxy) = &request.proxy_configuration {
@@ -178,17 +211,34 @@ fn check_extras(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError>
                 "Invalid proxyConfiguration.type '{kind}': the only supported type is 'APPMESH'."
             )));
         }
-        let Some(name) = proxy.container_name.as_deref().filter(|name| !name.is_empty()) else {
-            return Err(client("proxyConfiguration.containerName is required: name the container that is the App Mesh proxy."));
+        let Some(name) = proxy
+            .container_name
+            .as_deref()
+            .filter(|name| !name.is_empty())
+        else {
+            return Err(client(
+                "proxyConfiguration.containerName is required: name the container that is the App Mesh proxy.",
+            ));
         };
-        if !containers(request).iter().any(|c| c.name.as_deref() == Some(name)) {
+        if !containers(request)
+            .iter()
+            .any(|c| c.name.as_deref() == Some(name))
+        {
             return Err(client(format!(
                 "proxyConfiguration.containerName '{name}' does not name a container in this task definition."
             )));
         }
-        for (index, property) in proxy.properties.as_deref().unwrap_or_default().iter().enumerate() {
+        for (index, property) in proxy
+            .properties
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             if blank(property.name.as_deref()) {
-                return Err(client(format!("proxyConfiguration.properties[{index}] has no name.")));
+                return Err(client(format!(
+                    "proxyConfiguration.properties[{index}] has no name."
+                )));
             }
         }
     }

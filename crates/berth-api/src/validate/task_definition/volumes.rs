@@ -14,16 +14,33 @@ const MAX_NAME: usize = 255;
 pub(crate) fn volume_kinds(volume: &Volume) -> Vec<&'static str> {
     let present = [
         ("host", volume.host.is_some()),
-        ("dockerVolumeConfiguration", volume.docker_volume_configuration.is_some()),
-        ("efsVolumeConfiguration", volume.efs_volume_configuration.is_some()),
-        ("s3filesVolumeConfiguration", volume.s3files_volume_configuration.is_some()),
+        (
+            "dockerVolumeConfiguration",
+            volume.docker_volume_configuration.is_some(),
+        ),
+        (
+            "efsVolumeConfiguration",
+            volume.efs_volume_configuration.is_some(),
+        ),
+        (
+            "s3filesVolumeConfiguration",
+            volume.s3files_volume_configuration.is_some(),
+        ),
         (
             "fsxWindowsFileServerVolumeConfiguration",
-            volume.fsx_windows_file_server_volume_configuration.is_some(),
+            volume
+                .fsx_windows_file_server_volume_configuration
+                .is_some(),
         ),
-        ("configuredAtLaunch", volume.configured_at_launch == Some(true)),
+        (
+            "configuredAtLaunch",
+            volume.configured_at_launch == Some(true),
+        ),
     ];
-    present.into_iter().filter_map(|(name, on)| on.then_some(name)).collect()
+    present
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect()
 }
 
 /// How a message names a volume.
@@ -42,7 +59,9 @@ pub(crate) fn check_volumes(request: &RegisterTaskDefinitionRequest) -> Result<(
     for (index, volume) in volumes.iter().enumerate() {
         let who = volume_label(index, volume);
         let Some(name) = volume.name.as_deref().filter(|name| !name.is_empty()) else {
-            return Err(client(format!("{who}: name is required; mount points refer to volumes by name.")));
+            return Err(client(format!(
+                "{who}: name is required; mount points refer to volumes by name."
+            )));
         };
         if !is_simple_name(name, MAX_NAME) {
             return Err(client(format!(
@@ -50,7 +69,9 @@ pub(crate) fn check_volumes(request: &RegisterTaskDefinitionRequest) -> Result<(
             )));
         }
         if !names.insert(name) {
-            return Err(client(format!("Volume name '{name}' is used more than once; volume names must be unique.")));
+            return Err(client(format!(
+                "Volume name '{name}' is used more than once; volume names must be unique."
+            )));
         }
         let kinds = volume_kinds(volume);
         if kinds.len() > 1 {
@@ -91,7 +112,9 @@ fn check_configuration(who: &str, volume: &Volume) -> Result<(), EcsError> {
     }
     if let Some(s3) = &volume.s3files_volume_configuration {
         if blank(s3.file_system_arn.as_deref()) {
-            return Err(client(format!("Invalid setting for {who}: s3filesVolumeConfiguration.fileSystemArn is required.")));
+            return Err(client(format!(
+                "Invalid setting for {who}: s3filesVolumeConfiguration.fileSystemArn is required."
+            )));
         }
         if s3.access_point_arn.is_some() && !root_is_default(s3.root_directory.as_deref()) {
             return Err(client(format!(
@@ -104,8 +127,14 @@ fn check_configuration(who: &str, volume: &Volume) -> Result<(), EcsError> {
         let missing = [
             ("fileSystemId", blank(fsx.file_system_id.as_deref())),
             ("rootDirectory", blank(fsx.root_directory.as_deref())),
-            ("authorizationConfig.credentialsParameter", auth.is_none_or(|a| blank(a.credentials_parameter.as_deref()))),
-            ("authorizationConfig.domain", auth.is_none_or(|a| blank(a.domain.as_deref()))),
+            (
+                "authorizationConfig.credentialsParameter",
+                auth.is_none_or(|a| blank(a.credentials_parameter.as_deref())),
+            ),
+            (
+                "authorizationConfig.domain",
+                auth.is_none_or(|a| blank(a.domain.as_deref())),
+            ),
         ];
         if let Some((member, _)) = missing.iter().find(|(_, absent)| *absent) {
             return Err(client(format!(
@@ -122,7 +151,9 @@ fn root_is_default(root: Option<&str>) -> bool {
 
 fn check_efs(who: &str, efs: &EFSVolumeConfiguration) -> Result<(), EcsError> {
     if blank(efs.file_system_id.as_deref()) {
-        return Err(client(format!("Invalid setting for {who}: efsVolumeConfiguration.fileSystemId is required.")));
+        return Err(client(format!(
+            "Invalid setting for {who}: efsVolumeConfiguration.fileSystemId is required."
+        )));
     }
     let encryption = efs.transit_encryption.as_deref().unwrap_or("DISABLED");
     if !one_of(encryption, enums::EFS_TRANSIT_ENCRYPTION) {
@@ -166,10 +197,18 @@ pub(crate) fn check_mount_points(request: &RegisterTaskDefinitionRequest) -> Res
     let declared: BTreeSet<&str> = volumes.iter().filter_map(|v| v.name.as_deref()).collect();
     for (index, container) in containers(request).iter().enumerate() {
         let who = label(index, container);
-        for (at, mount) in container.mount_points.as_deref().unwrap_or_default().iter().enumerate() {
+        for (at, mount) in container
+            .mount_points
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
             let source = mount.source_volume.as_deref().unwrap_or("");
             if source.is_empty() {
-                return Err(client(format!("Invalid setting for {who}: mountPoints[{at}].sourceVolume is required.")));
+                return Err(client(format!(
+                    "Invalid setting for {who}: mountPoints[{at}].sourceVolume is required."
+                )));
             }
             if !declared.contains(source) {
                 return Err(client(format!(

@@ -7,23 +7,34 @@
 //! names the existing cluster it belongs to.
 
 use berth_api::EcsError;
-use berth_api::model::{CapacityProvider, CreateCapacityProviderRequest, CreateCapacityProviderResponse};
+use berth_api::model::{
+    CapacityProvider, CreateCapacityProviderRequest, CreateCapacityProviderResponse,
+};
 use berth_api::tags::check_tags;
 use berth_store::{Compare, Op, Txn};
 
-use super::{ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_claim_key, asg_of, existing_cluster, load, validate};
+use super::{
+    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_claim_key, asg_of, existing_cluster, load,
+    validate,
+};
 use crate::Ctx;
 use crate::ops::required;
 use crate::state::keys;
 use crate::state::records;
 
 /// Handles CreateCapacityProvider.
-pub async fn handle(ctx: Ctx, input: CreateCapacityProviderRequest) -> Result<CreateCapacityProviderResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: CreateCapacityProviderRequest,
+) -> Result<CreateCapacityProviderResponse, EcsError> {
     let name = required(&input.name, "name")?;
     validate::check_name(name)?;
     let tags = input.tags.clone().unwrap_or_default();
     check_tags(&tags)?;
-    let mut provider = match (&input.auto_scaling_group_provider, &input.managed_instances_provider) {
+    let mut provider = match (
+        &input.auto_scaling_group_provider,
+        &input.managed_instances_provider,
+    ) {
         (Some(_), Some(_)) => {
             return Err(EcsError::invalid_parameter(
                 "Specify either autoScalingGroupProvider or managedInstancesProvider, not both.",
@@ -42,7 +53,9 @@ pub async fn handle(ctx: Ctx, input: CreateCapacityProviderRequest) -> Result<Cr
     provider.status = Some(ACTIVE.to_string());
     provider.tags = Some(tags);
     insert(&ctx, &provider).await?;
-    Ok(CreateCapacityProviderResponse { capacity_provider: Some(provider) })
+    Ok(CreateCapacityProviderResponse {
+        capacity_provider: Some(provider),
+    })
 }
 
 /// An Auto Scaling group provider, before it has a name. `cluster` belongs to Managed Instances
@@ -53,7 +66,11 @@ fn asg_provider(input: &CreateCapacityProviderRequest) -> Result<CapacityProvide
             "The cluster parameter applies only to Managed Instances capacity providers; associate an Auto Scaling group capacity provider with a cluster with PutClusterCapacityProviders.",
         ));
     }
-    let given = input.auto_scaling_group_provider.as_ref().map(validate::new_asg_provider).transpose()?;
+    let given = input
+        .auto_scaling_group_provider
+        .as_ref()
+        .map(validate::new_asg_provider)
+        .transpose()?;
     Ok(CapacityProvider {
         auto_scaling_group_provider: given,
         r#type: Some(TYPE_ASG.to_string()),
@@ -62,10 +79,19 @@ fn asg_provider(input: &CreateCapacityProviderRequest) -> Result<CapacityProvide
 }
 
 /// A Managed Instances provider, before it has a name: it serves the one cluster it names.
-async fn managed_instances_provider(ctx: &Ctx, input: &CreateCapacityProviderRequest) -> Result<CapacityProvider, EcsError> {
-    let managed = input.managed_instances_provider.as_ref().map(validate::new_managed_instances).transpose()?;
+async fn managed_instances_provider(
+    ctx: &Ctx,
+    input: &CreateCapacityProviderRequest,
+) -> Result<CapacityProvider, EcsError> {
+    let managed = input
+        .managed_instances_provider
+        .as_ref()
+        .map(validate::new_managed_instances)
+        .transpose()?;
     let reference = input.cluster.as_ref().ok_or_else(|| {
-        EcsError::invalid_parameter("The cluster parameter is required for a Managed Instances capacity provider.")
+        EcsError::invalid_parameter(
+            "The cluster parameter is required for a Managed Instances capacity provider.",
+        )
     })?;
     let cluster = existing_cluster(ctx, reference).await?;
     Ok(CapacityProvider {
@@ -80,10 +106,14 @@ async fn managed_instances_provider(ctx: &Ctx, input: &CreateCapacityProviderReq
 async fn insert(ctx: &Ctx, provider: &CapacityProvider) -> Result<(), EcsError> {
     let name = provider.name.as_deref().unwrap_or_default();
     let key = keys::capacity_provider(&ctx.scope, name);
-    let mut txn = Txn::new().when(Compare::absent(&key)).then(Op::put(&key, records::encode(provider)?));
+    let mut txn = Txn::new()
+        .when(Compare::absent(&key))
+        .then(Op::put(&key, records::encode(provider)?));
     let claim = asg_of(provider).map(|group| asg_claim_key(&ctx.scope, group));
     if let Some(claim) = &claim {
-        txn = txn.when(Compare::absent(claim)).then(Op::put(claim, records::encode(&name)?));
+        txn = txn
+            .when(Compare::absent(claim))
+            .then(Op::put(claim, records::encode(&name)?));
     }
     if records::commit(&*ctx.store, txn).await?.is_some() {
         return Ok(());

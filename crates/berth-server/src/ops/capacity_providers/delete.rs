@@ -8,12 +8,14 @@
 //! describes as MISSING. FARGATE and FARGATE_SPOT cannot be deleted.
 
 use berth_api::EcsError;
-use berth_api::model::{CapacityProvider, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse};
+use berth_api::model::{
+    CapacityProvider, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse,
+};
 use berth_store::{Compare, Op, Txn};
 
 use super::{
-    INACTIVE, asg_claim_key, asg_of, check_cluster_param, existing_cluster, is_built_in, lists, live_clusters, load,
-    not_found, reference_name, reserved,
+    INACTIVE, asg_claim_key, asg_of, check_cluster_param, existing_cluster, is_built_in, lists,
+    live_clusters, load, not_found, reference_name, reserved,
 };
 use crate::Ctx;
 use crate::ops::required;
@@ -24,7 +26,10 @@ use crate::state::records::{self, Record};
 const ATTEMPTS: usize = 16;
 
 /// Handles DeleteCapacityProvider.
-pub async fn handle(ctx: Ctx, input: DeleteCapacityProviderRequest) -> Result<DeleteCapacityProviderResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: DeleteCapacityProviderRequest,
+) -> Result<DeleteCapacityProviderResponse, EcsError> {
     let reference = required(&input.capacity_provider, "capacityProvider")?;
     let name = reference_name(&ctx.scope, reference).ok_or_else(not_found)?;
     if is_built_in(&name) {
@@ -39,13 +44,19 @@ pub async fn handle(ctx: Ctx, input: DeleteCapacityProviderRequest) -> Result<De
         check_cluster_param(&record.value, cluster.as_deref())?;
         if let Some(user) = using_cluster(&ctx, &name).await? {
             let failed = mark_failed(&ctx, &name, &user).await?;
-            return Ok(DeleteCapacityProviderResponse { capacity_provider: Some(failed) });
+            return Ok(DeleteCapacityProviderResponse {
+                capacity_provider: Some(failed),
+            });
         }
         if let Some(deleted) = remove(&ctx, record).await? {
-            return Ok(DeleteCapacityProviderResponse { capacity_provider: Some(deleted) });
+            return Ok(DeleteCapacityProviderResponse {
+                capacity_provider: Some(deleted),
+            });
         }
     }
-    Err(EcsError::server(format!("Capacity provider {name} is changing too fast to delete; try again.")))
+    Err(EcsError::server(format!(
+        "Capacity provider {name} is changing too fast to delete; try again."
+    )))
 }
 
 /// The name of a cluster that lists the provider, if any does.
@@ -53,7 +64,7 @@ async fn using_cluster(ctx: &Ctx, name: &str) -> Result<Option<String>, EcsError
     Ok(live_clusters(ctx)
         .await?
         .into_iter()
-        .find(|cluster| lists(cluster, name))
+        .find(|cluster| lists(&ctx.scope, cluster, name))
         .map(|cluster| cluster.cluster_name.unwrap_or_default()))
 }
 
@@ -73,10 +84,15 @@ async fn mark_failed(ctx: &Ctx, name: &str, cluster: &str) -> Result<CapacityPro
 
 /// Removes the provider and its group's claim if the record is still as read; `None` when it
 /// changed in between and the caller should look again.
-async fn remove(ctx: &Ctx, record: Record<CapacityProvider>) -> Result<Option<CapacityProvider>, EcsError> {
+async fn remove(
+    ctx: &Ctx,
+    record: Record<CapacityProvider>,
+) -> Result<Option<CapacityProvider>, EcsError> {
     let mut provider = record.value;
     let key = keys::capacity_provider(&ctx.scope, provider.name.as_deref().unwrap_or_default());
-    let mut txn = Txn::new().when(Compare::unchanged(&key, record.revision)).then(Op::delete(&key));
+    let mut txn = Txn::new()
+        .when(Compare::unchanged(&key, record.revision))
+        .then(Op::delete(&key));
     if let Some(group) = asg_of(&provider) {
         txn = txn.then(Op::delete(asg_claim_key(&ctx.scope, group)));
     }

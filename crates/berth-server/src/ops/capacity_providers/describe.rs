@@ -10,10 +10,17 @@
 use std::collections::HashSet;
 
 use berth_api::EcsError;
-use berth_api::model::{CapacityProvider, Cluster, DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse, Failure, enums};
+use berth_api::arn::Scope;
+use berth_api::model::{
+    CapacityProvider, Cluster, DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse,
+    Failure, enums,
+};
 use berth_api::pagination::{decode_token, encode_token, page_size};
 
-use super::{BUILT_IN, built_in, existing_cluster, is_built_in, lists, load, load_all, reference_name, validate};
+use super::{
+    BUILT_IN, built_in, existing_cluster, is_built_in, lists, load, load_all, reference_name,
+    validate,
+};
 use crate::Ctx;
 
 /// The listing name pagination tokens are bound to.
@@ -36,7 +43,9 @@ pub async fn handle(
         None => None,
     };
     let mut response = match input.capacity_providers.as_deref() {
-        Some(references) if !references.is_empty() => named(&ctx, references, cluster.as_ref()).await?,
+        Some(references) if !references.is_empty() => {
+            named(&ctx, references, cluster.as_ref()).await?
+        }
         _ => page(&ctx, input.next_token.as_deref(), size, cluster.as_ref()).await?,
     };
     for provider in response.capacity_providers.iter_mut().flatten() {
@@ -65,9 +74,10 @@ fn present(provider: &mut CapacityProvider, with_tags: bool) {
 
 /// Whether `provider` is associated with `cluster`: the cluster lists it, or it is a Managed
 /// Instances provider created for that cluster.
-fn associated(cluster: &Cluster, provider: &CapacityProvider) -> bool {
+fn associated(scope: &Scope, cluster: &Cluster, provider: &CapacityProvider) -> bool {
     let name = provider.name.as_deref().unwrap_or_default();
-    lists(cluster, name) || (provider.cluster.is_some() && provider.cluster == cluster.cluster_name)
+    lists(scope, cluster, name)
+        || (provider.cluster.is_some() && provider.cluster == cluster.cluster_name)
 }
 
 /// Describes the providers a request names, in its order, once each.
@@ -90,7 +100,11 @@ async fn named(
             continue;
         }
         match one(ctx, reference).await? {
-            Some(provider) if cluster.is_none_or(|cluster| associated(cluster, &provider)) => found.push(provider),
+            Some(provider)
+                if cluster.is_none_or(|cluster| associated(&ctx.scope, cluster, &provider)) =>
+            {
+                found.push(provider)
+            }
             _ => failures.push(missing(ctx, reference)),
         }
     }
@@ -120,7 +134,11 @@ fn missing(ctx: &Ctx, reference: &str) -> Failure {
     } else {
         ctx.scope.capacity_provider_arn(reference)
     };
-    Failure { arn: Some(arn), reason: Some("MISSING".to_string()), detail: None }
+    Failure {
+        arn: Some(arn),
+        reason: Some("MISSING".to_string()),
+        detail: None,
+    }
 }
 
 /// One page of every provider, in name order, after the token's name.
@@ -133,18 +151,29 @@ async fn page(
     size: usize,
     cluster: Option<&Cluster>,
 ) -> Result<DescribeCapacityProvidersResponse, EcsError> {
-    let after = token.map(|token| decode_token(LISTING, token)).transpose()?;
-    let mut providers: Vec<CapacityProvider> = BUILT_IN.iter().map(|name| built_in(&ctx.scope, name)).collect();
+    let after = token
+        .map(|token| decode_token(LISTING, token))
+        .transpose()?;
+    let mut providers: Vec<CapacityProvider> = BUILT_IN
+        .iter()
+        .map(|name| built_in(&ctx.scope, name))
+        .collect();
     providers.extend(load_all(ctx).await?);
     providers.retain(|provider| {
         let name = provider.name.as_deref().unwrap_or_default();
-        after.as_deref().is_none_or(|after| name > after) && cluster.is_none_or(|cluster| associated(cluster, provider))
+        after.as_deref().is_none_or(|after| name > after)
+            && cluster.is_none_or(|cluster| associated(&ctx.scope, cluster, provider))
     });
     providers.sort_by(|a, b| a.name.cmp(&b.name));
     let more = providers.len() > size;
     providers.truncate(size);
     let next_token = more
-        .then(|| providers.last().and_then(|last| last.name.as_deref()).map(|name| encode_token(LISTING, name)))
+        .then(|| {
+            providers
+                .last()
+                .and_then(|last| last.name.as_deref())
+                .map(|name| encode_token(LISTING, name))
+        })
         .flatten();
     Ok(DescribeCapacityProvidersResponse {
         capacity_providers: Some(providers),

@@ -16,13 +16,13 @@ pub mod describe;
 pub mod update;
 mod validate;
 
+use berth_api::EcsError;
 use berth_api::arn::{self, Arn, Scope};
 use berth_api::model::{CapacityProvider, Cluster};
-use berth_api::EcsError;
 
+use crate::Ctx;
 use crate::state::keys;
 use crate::state::records::{self, Record};
-use crate::Ctx;
 
 /// The providers every account has without creating them, in the order they are described.
 pub const BUILT_IN: [&str; 2] = ["FARGATE", "FARGATE_SPOT"];
@@ -58,18 +58,24 @@ fn reference_name(scope: &Scope, reference: &str) -> Option<String> {
         return Some(reference.to_string());
     }
     Arn::parse(reference)
-        .filter(|arn| arn.service == "ecs" && arn.resource_type == "capacity-provider" && arn.is_in(scope))
+        .filter(|arn| {
+            arn.service == "ecs" && arn.resource_type == "capacity-provider" && arn.is_in(scope)
+        })
         .map(|arn| arn.resource_id)
 }
 
 /// The error ECS gives for a provider that does not exist (tools match on its wording).
 fn not_found() -> EcsError {
-    EcsError::client("The specified capacity provider does not exist. Specify a valid name or ARN and try again.")
+    EcsError::client(
+        "The specified capacity provider does not exist. Specify a valid name or ARN and try again.",
+    )
 }
 
 /// The error for an attempt to change or remove `FARGATE` or `FARGATE_SPOT`.
 fn reserved(name: &str, action: &str) -> EcsError {
-    EcsError::client(format!("The {name} capacity provider is reserved by AWS and can't be {action}."))
+    EcsError::client(format!(
+        "The {name} capacity provider is reserved by AWS and can't be {action}."
+    ))
 }
 
 /// Reads one created provider.
@@ -79,21 +85,36 @@ async fn load(ctx: &Ctx, name: &str) -> Result<Option<Record<CapacityProvider>>,
 
 /// Every created provider of the scope, in name order.
 async fn load_all(ctx: &Ctx) -> Result<Vec<CapacityProvider>, EcsError> {
-    let page = records::list::<CapacityProvider>(&*ctx.store, &keys::capacity_providers(&ctx.scope), None, 0).await?;
-    Ok(page.items.into_iter().map(|(_, provider)| provider).collect())
+    let page = records::list::<CapacityProvider>(
+        &*ctx.store,
+        &keys::capacity_providers(&ctx.scope),
+        None,
+        0,
+    )
+    .await?;
+    Ok(page
+        .items
+        .into_iter()
+        .map(|(_, provider)| provider)
+        .collect())
 }
 
 /// The key that records which provider uses an Auto Scaling group. Writing it in the same
 /// transaction as the provider (with a must-be-absent compare) is what keeps two concurrent creates
 /// from sharing a group. It lies outside the provider prefix so that listings never see it.
 fn asg_claim_key(scope: &Scope, group: &str) -> String {
-    format!("/{}/{}/capacity-provider-asg/{group}", scope.region, scope.account)
+    format!(
+        "/{}/{}/capacity-provider-asg/{group}",
+        scope.region, scope.account
+    )
 }
 
 /// The group an `autoScalingGroupArn` names: ECS accepts the group's ARN or its bare name, and both
 /// forms of one group must collide.
 fn asg_identity(reference: &str) -> &str {
-    reference.rsplit_once("autoScalingGroupName/").map_or(reference, |(_, name)| name)
+    reference
+        .rsplit_once("autoScalingGroupName/")
+        .map_or(reference, |(_, name)| name)
 }
 
 /// The Auto Scaling group of a provider, if it has one.
@@ -128,9 +149,13 @@ async fn live_clusters(ctx: &Ctx) -> Result<Vec<Cluster>, EcsError> {
         .collect())
 }
 
-/// Whether `cluster` lists `provider` among its capacity providers.
-fn lists(cluster: &Cluster, provider: &str) -> bool {
-    cluster.capacity_providers.iter().flatten().any(|name| name == provider)
+/// Whether `cluster` lists the provider named `provider`, by name or by ARN.
+fn lists(scope: &Scope, cluster: &Cluster, provider: &str) -> bool {
+    cluster
+        .capacity_providers
+        .iter()
+        .flatten()
+        .any(|reference| reference_name(scope, reference).as_deref() == Some(provider))
 }
 
 /// The existing cluster a reference (short name or ARN) names, or `ClusterNotFoundException`.
@@ -163,7 +188,12 @@ pub async fn check_usable(ctx: &Ctx, cluster: &str, names: &[String]) -> Result<
         if clusters.is_none() {
             clusters = Some(live_clusters(ctx).await?);
         }
-        check_unshared(clusters.as_deref().unwrap_or_default(), name, cluster)?;
+        check_unshared(
+            &ctx.scope,
+            clusters.as_deref().unwrap_or_default(),
+            name,
+            cluster,
+        )?;
     }
     Ok(())
 }
@@ -188,7 +218,11 @@ async fn usable_provider(ctx: &Ctx, reference: &str) -> Result<CapacityProvider,
 }
 
 /// A Managed Instances provider belongs to the cluster it was created for and no other.
-fn check_own_cluster(provider: &CapacityProvider, name: &str, cluster: &str) -> Result<(), EcsError> {
+fn check_own_cluster(
+    provider: &CapacityProvider,
+    name: &str,
+    cluster: &str,
+) -> Result<(), EcsError> {
     if provider.cluster.as_deref() == Some(cluster) {
         return Ok(());
     }
@@ -199,10 +233,15 @@ fn check_own_cluster(provider: &CapacityProvider, name: &str, cluster: &str) -> 
 }
 
 /// An Auto Scaling group provider may serve one cluster only.
-fn check_unshared(clusters: &[Cluster], name: &str, cluster: &str) -> Result<(), EcsError> {
+fn check_unshared(
+    scope: &Scope,
+    clusters: &[Cluster],
+    name: &str,
+    cluster: &str,
+) -> Result<(), EcsError> {
     let other = clusters
         .iter()
-        .find(|other| other.cluster_name.as_deref() != Some(cluster) && lists(other, name));
+        .find(|other| other.cluster_name.as_deref() != Some(cluster) && lists(scope, other, name));
     match other {
         None => Ok(()),
         Some(other) => Err(EcsError::invalid_parameter(format!(
@@ -231,7 +270,10 @@ mod tests {
     fn references_resolve_to_names_of_this_scope_only() {
         let scope = Scope::new("us-east-1", "000000000000");
         assert_eq!(reference_name(&scope, "cp").as_deref(), Some("cp"));
-        assert_eq!(reference_name(&scope, &scope.capacity_provider_arn("cp")).as_deref(), Some("cp"));
+        assert_eq!(
+            reference_name(&scope, &scope.capacity_provider_arn("cp")).as_deref(),
+            Some("cp")
+        );
         let other = Scope::new("eu-west-1", "000000000000").capacity_provider_arn("cp");
         assert_eq!(reference_name(&scope, &other), None);
         assert_eq!(reference_name(&scope, &scope.cluster_arn("cp")), None);
@@ -240,7 +282,11 @@ mod tests {
 
     #[test]
     fn a_managed_instances_provider_is_changed_from_its_own_cluster() {
-        let provider = CapacityProvider { name: Some("mi".into()), cluster: Some("prod".into()), ..Default::default() };
+        let provider = CapacityProvider {
+            name: Some("mi".into()),
+            cluster: Some("prod".into()),
+            ..Default::default()
+        };
         assert!(check_cluster_param(&provider, Some("prod")).is_ok());
         assert!(check_cluster_param(&provider, None).is_ok());
         assert!(check_cluster_param(&provider, Some("dev")).is_err());

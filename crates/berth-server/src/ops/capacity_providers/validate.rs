@@ -7,8 +7,9 @@
 //! and the developer guide (managed draining on for new providers).
 
 use berth_api::model::{
-    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CreateManagedInstancesProviderConfiguration,
-    InstanceLaunchTemplate, InstanceLaunchTemplateUpdate, ManagedInstancesProvider, ManagedScaling,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate,
+    CreateManagedInstancesProviderConfiguration, InstanceLaunchTemplate,
+    InstanceLaunchTemplateUpdate, ManagedInstancesProvider, ManagedScaling,
     UpdateManagedInstancesProviderConfiguration, enums,
 };
 use berth_api::{EcsError, names};
@@ -22,7 +23,11 @@ const RESERVED_PREFIXES: [&str; 3] = ["aws", "ecs", "fargate"];
 /// prefix. ECS answers both faults with one message.
 pub(super) fn check_name(name: &str) -> Result<(), EcsError> {
     let lower = name.to_ascii_lowercase();
-    if names::is_simple_name(name, MAX_NAME) && !RESERVED_PREFIXES.iter().any(|prefix| lower.starts_with(prefix)) {
+    if names::is_simple_name(name, MAX_NAME)
+        && !RESERVED_PREFIXES
+            .iter()
+            .any(|prefix| lower.starts_with(prefix))
+    {
         return Ok(());
     }
     Err(EcsError::client(
@@ -46,7 +51,9 @@ fn in_range(member: &str, value: i32, min: i32, max: i32) -> Result<(), EcsError
     if (min..=max).contains(&value) {
         return Ok(());
     }
-    Err(EcsError::invalid_parameter(format!("{member} must be between {min} and {max}; got {value}.")))
+    Err(EcsError::invalid_parameter(format!(
+        "{member} must be between {min} and {max}; got {value}."
+    )))
 }
 
 /// The managed scaling of a provider that was given none.
@@ -62,15 +69,22 @@ fn default_scaling() -> ManagedScaling {
 
 /// `base` with every member `given` sets replaced, checked as a whole (the step sizes are checked
 /// against each other after merging, since an update may set only one of them).
-fn merge_scaling(base: ManagedScaling, given: Option<&ManagedScaling>) -> Result<ManagedScaling, EcsError> {
+fn merge_scaling(
+    base: ManagedScaling,
+    given: Option<&ManagedScaling>,
+) -> Result<ManagedScaling, EcsError> {
     let Some(given) = given else {
         return Ok(base);
     };
     let merged = ManagedScaling {
         status: given.status.clone().or(base.status),
         target_capacity: given.target_capacity.or(base.target_capacity),
-        minimum_scaling_step_size: given.minimum_scaling_step_size.or(base.minimum_scaling_step_size),
-        maximum_scaling_step_size: given.maximum_scaling_step_size.or(base.maximum_scaling_step_size),
+        minimum_scaling_step_size: given
+            .minimum_scaling_step_size
+            .or(base.minimum_scaling_step_size),
+        maximum_scaling_step_size: given
+            .maximum_scaling_step_size
+            .or(base.maximum_scaling_step_size),
         instance_warmup_period: given.instance_warmup_period.or(base.instance_warmup_period),
     };
     check_scaling(&merged)?;
@@ -79,14 +93,28 @@ fn merge_scaling(base: ManagedScaling, given: Option<&ManagedScaling>) -> Result
 
 fn check_scaling(scaling: &ManagedScaling) -> Result<(), EcsError> {
     if let Some(status) = &scaling.status {
-        one_of("managedScaling.status", status, enums::MANAGED_SCALING_STATUS)?;
+        one_of(
+            "managedScaling.status",
+            status,
+            enums::MANAGED_SCALING_STATUS,
+        )?;
     }
     let min = scaling.minimum_scaling_step_size.unwrap_or(1);
     let max = scaling.maximum_scaling_step_size.unwrap_or(10_000);
-    in_range("managedScaling.targetCapacity", scaling.target_capacity.unwrap_or(100), 1, 100)?;
+    in_range(
+        "managedScaling.targetCapacity",
+        scaling.target_capacity.unwrap_or(100),
+        1,
+        100,
+    )?;
     in_range("managedScaling.minimumScalingStepSize", min, 1, 10_000)?;
     in_range("managedScaling.maximumScalingStepSize", max, 1, 10_000)?;
-    in_range("managedScaling.instanceWarmupPeriod", scaling.instance_warmup_period.unwrap_or(300), 0, 10_000)?;
+    in_range(
+        "managedScaling.instanceWarmupPeriod",
+        scaling.instance_warmup_period.unwrap_or(300),
+        0,
+        10_000,
+    )?;
     if min > max {
         return Err(EcsError::invalid_parameter(format!(
             "managedScaling.minimumScalingStepSize ({min}) must not be greater than maximumScalingStepSize ({max})."
@@ -95,9 +123,16 @@ fn check_scaling(scaling: &ManagedScaling) -> Result<(), EcsError> {
     Ok(())
 }
 
-fn check_protection_and_draining(protection: Option<&str>, draining: Option<&str>) -> Result<(), EcsError> {
+fn check_protection_and_draining(
+    protection: Option<&str>,
+    draining: Option<&str>,
+) -> Result<(), EcsError> {
     if let Some(protection) = protection {
-        one_of("managedTerminationProtection", protection, enums::MANAGED_TERMINATION_PROTECTION)?;
+        one_of(
+            "managedTerminationProtection",
+            protection,
+            enums::MANAGED_TERMINATION_PROTECTION,
+        )?;
     }
     if let Some(draining) = draining {
         one_of("managedDraining", draining, enums::MANAGED_DRAINING)?;
@@ -106,17 +141,37 @@ fn check_protection_and_draining(protection: Option<&str>, draining: Option<&str
 }
 
 /// The Auto Scaling group settings of a new provider, checked and with ECS's defaults filled in.
-pub(super) fn new_asg_provider(given: &AutoScalingGroupProvider) -> Result<AutoScalingGroupProvider, EcsError> {
+pub(super) fn new_asg_provider(
+    given: &AutoScalingGroupProvider,
+) -> Result<AutoScalingGroupProvider, EcsError> {
     let group = given.auto_scaling_group_arn.as_deref().unwrap_or_default();
     if group.trim().is_empty() {
-        return Err(EcsError::invalid_parameter("The autoScalingGroupProvider.autoScalingGroupArn parameter is required."));
+        return Err(EcsError::invalid_parameter(
+            "The autoScalingGroupProvider.autoScalingGroupArn parameter is required.",
+        ));
     }
-    check_protection_and_draining(given.managed_termination_protection.as_deref(), given.managed_draining.as_deref())?;
+    check_protection_and_draining(
+        given.managed_termination_protection.as_deref(),
+        given.managed_draining.as_deref(),
+    )?;
     Ok(AutoScalingGroupProvider {
         auto_scaling_group_arn: Some(group.to_string()),
-        managed_scaling: Some(merge_scaling(default_scaling(), given.managed_scaling.as_ref())?),
-        managed_termination_protection: Some(given.managed_termination_protection.clone().unwrap_or_else(|| "DISABLED".into())),
-        managed_draining: Some(given.managed_draining.clone().unwrap_or_else(|| "ENABLED".into())),
+        managed_scaling: Some(merge_scaling(
+            default_scaling(),
+            given.managed_scaling.as_ref(),
+        )?),
+        managed_termination_protection: Some(
+            given
+                .managed_termination_protection
+                .clone()
+                .unwrap_or_else(|| "DISABLED".into()),
+        ),
+        managed_draining: Some(
+            given
+                .managed_draining
+                .clone()
+                .unwrap_or_else(|| "ENABLED".into()),
+        ),
     })
 }
 
@@ -126,8 +181,14 @@ pub(super) fn updated_asg_provider(
     current: &AutoScalingGroupProvider,
     update: &AutoScalingGroupProviderUpdate,
 ) -> Result<AutoScalingGroupProvider, EcsError> {
-    check_protection_and_draining(update.managed_termination_protection.as_deref(), update.managed_draining.as_deref())?;
-    let base = current.managed_scaling.clone().unwrap_or_else(default_scaling);
+    check_protection_and_draining(
+        update.managed_termination_protection.as_deref(),
+        update.managed_draining.as_deref(),
+    )?;
+    let base = current
+        .managed_scaling
+        .clone()
+        .unwrap_or_else(default_scaling);
     Ok(AutoScalingGroupProvider {
         auto_scaling_group_arn: current.auto_scaling_group_arn.clone(),
         managed_scaling: Some(merge_scaling(base, update.managed_scaling.as_ref())?),
@@ -135,14 +196,19 @@ pub(super) fn updated_asg_provider(
             .managed_termination_protection
             .clone()
             .or_else(|| current.managed_termination_protection.clone()),
-        managed_draining: update.managed_draining.clone().or_else(|| current.managed_draining.clone()),
+        managed_draining: update
+            .managed_draining
+            .clone()
+            .or_else(|| current.managed_draining.clone()),
     })
 }
 
 fn required_text(value: Option<&str>, member: &str) -> Result<String, EcsError> {
     match value.map(str::trim) {
         Some(text) if !text.is_empty() => Ok(text.to_string()),
-        _ => Err(EcsError::invalid_parameter(format!("The {member} parameter is required."))),
+        _ => Err(EcsError::invalid_parameter(format!(
+            "The {member} parameter is required."
+        ))),
     }
 }
 
@@ -152,13 +218,23 @@ fn required_text(value: Option<&str>, member: &str) -> Result<String, EcsError> 
 pub(super) fn new_managed_instances(
     given: &CreateManagedInstancesProviderConfiguration,
 ) -> Result<ManagedInstancesProvider, EcsError> {
-    let role = required_text(given.infrastructure_role_arn.as_deref(), "managedInstancesProvider.infrastructureRoleArn")?;
-    let template = given
-        .instance_launch_template
-        .as_ref()
-        .ok_or_else(|| EcsError::invalid_parameter("The managedInstancesProvider.instanceLaunchTemplate parameter is required."))?;
+    let role = required_text(
+        given.infrastructure_role_arn.as_deref(),
+        "managedInstancesProvider.infrastructureRoleArn",
+    )?;
+    let template = given.instance_launch_template.as_ref().ok_or_else(|| {
+        EcsError::invalid_parameter(
+            "The managedInstancesProvider.instanceLaunchTemplate parameter is required.",
+        )
+    })?;
     check_template(template)?;
-    check_managed_options(given.propagate_tags.as_deref(), given.auto_repair_configuration.as_ref().and_then(|c| c.actions_status.as_deref()))?;
+    check_managed_options(
+        given.propagate_tags.as_deref(),
+        given
+            .auto_repair_configuration
+            .as_ref()
+            .and_then(|c| c.actions_status.as_deref()),
+    )?;
     Ok(ManagedInstancesProvider {
         infrastructure_role_arn: Some(role),
         instance_launch_template: Some(template.clone()),
@@ -173,31 +249,59 @@ fn check_template(template: &InstanceLaunchTemplate) -> Result<(), EcsError> {
         template.ec2_instance_profile_arn.as_deref(),
         "managedInstancesProvider.instanceLaunchTemplate.ec2InstanceProfileArn",
     )?;
-    let subnets = template.network_configuration.as_ref().and_then(|network| network.subnets.as_ref());
+    let subnets = template
+        .network_configuration
+        .as_ref()
+        .and_then(|network| network.subnets.as_ref());
     if subnets.is_none_or(Vec::is_empty) {
         return Err(EcsError::invalid_parameter(
             "The managedInstancesProvider.instanceLaunchTemplate.networkConfiguration parameter needs at least one subnet.",
         ));
     }
-    check_template_options(template.monitoring.as_deref(), template.capacity_option_type.as_deref())
+    check_template_options(
+        template.monitoring.as_deref(),
+        template.capacity_option_type.as_deref(),
+    )
 }
 
-fn check_template_options(monitoring: Option<&str>, capacity_option: Option<&str>) -> Result<(), EcsError> {
+fn check_template_options(
+    monitoring: Option<&str>,
+    capacity_option: Option<&str>,
+) -> Result<(), EcsError> {
     if let Some(monitoring) = monitoring {
-        one_of("instanceLaunchTemplate.monitoring", monitoring, enums::MANAGED_INSTANCES_MONITORING_OPTIONS)?;
+        one_of(
+            "instanceLaunchTemplate.monitoring",
+            monitoring,
+            enums::MANAGED_INSTANCES_MONITORING_OPTIONS,
+        )?;
     }
     if let Some(option) = capacity_option {
-        one_of("instanceLaunchTemplate.capacityOptionType", option, enums::CAPACITY_OPTION_TYPE)?;
+        one_of(
+            "instanceLaunchTemplate.capacityOptionType",
+            option,
+            enums::CAPACITY_OPTION_TYPE,
+        )?;
     }
     Ok(())
 }
 
-fn check_managed_options(propagate: Option<&str>, auto_repair: Option<&str>) -> Result<(), EcsError> {
+fn check_managed_options(
+    propagate: Option<&str>,
+    auto_repair: Option<&str>,
+) -> Result<(), EcsError> {
     if let Some(propagate) = propagate {
-        one_of("managedInstancesProvider.propagateTags", propagate, enums::PROPAGATE_MI_TAGS)?;
+        one_of(
+            "managedInstancesProvider.propagateTags",
+            propagate,
+            enums::PROPAGATE_MI_TAGS,
+        )?;
     }
     if let Some(status) = auto_repair {
-        one_of("autoRepairConfiguration.actionsStatus", status, enums::AUTO_REPAIR_ACTIONS_STATUS)?;
+        one_of(
+            "autoRepairConfiguration.actionsStatus",
+            status,
+            enums::AUTO_REPAIR_ACTIONS_STATUS,
+        )?;
     }
     Ok(())
 }
@@ -208,20 +312,38 @@ pub(super) fn updated_managed_instances(
     current: &ManagedInstancesProvider,
     update: &UpdateManagedInstancesProviderConfiguration,
 ) -> Result<ManagedInstancesProvider, EcsError> {
-    check_managed_options(update.propagate_tags.as_deref(), update.auto_repair_configuration.as_ref().and_then(|c| c.actions_status.as_deref()))?;
+    check_managed_options(
+        update.propagate_tags.as_deref(),
+        update
+            .auto_repair_configuration
+            .as_ref()
+            .and_then(|c| c.actions_status.as_deref()),
+    )?;
     let template = match &update.instance_launch_template {
-        Some(change) => Some(updated_template(current.instance_launch_template.clone().unwrap_or_default(), change)?),
+        Some(change) => Some(updated_template(
+            current.instance_launch_template.clone().unwrap_or_default(),
+            change,
+        )?),
         None => current.instance_launch_template.clone(),
     };
     Ok(ManagedInstancesProvider {
-        infrastructure_role_arn: update.infrastructure_role_arn.clone().or_else(|| current.infrastructure_role_arn.clone()),
+        infrastructure_role_arn: update
+            .infrastructure_role_arn
+            .clone()
+            .or_else(|| current.infrastructure_role_arn.clone()),
         instance_launch_template: template,
-        propagate_tags: update.propagate_tags.clone().or_else(|| current.propagate_tags.clone()),
+        propagate_tags: update
+            .propagate_tags
+            .clone()
+            .or_else(|| current.propagate_tags.clone()),
         infrastructure_optimization: update
             .infrastructure_optimization
             .clone()
             .or_else(|| current.infrastructure_optimization.clone()),
-        auto_repair_configuration: update.auto_repair_configuration.clone().or_else(|| current.auto_repair_configuration.clone()),
+        auto_repair_configuration: update
+            .auto_repair_configuration
+            .clone()
+            .or_else(|| current.auto_repair_configuration.clone()),
     })
 }
 
@@ -230,16 +352,34 @@ fn updated_template(
     change: &InstanceLaunchTemplateUpdate,
 ) -> Result<InstanceLaunchTemplate, EcsError> {
     let merged = InstanceLaunchTemplate {
-        ec2_instance_profile_arn: change.ec2_instance_profile_arn.clone().or(current.ec2_instance_profile_arn),
-        network_configuration: change.network_configuration.clone().or(current.network_configuration),
-        storage_configuration: change.storage_configuration.clone().or(current.storage_configuration),
-        local_storage_configuration: change.local_storage_configuration.clone().or(current.local_storage_configuration),
+        ec2_instance_profile_arn: change
+            .ec2_instance_profile_arn
+            .clone()
+            .or(current.ec2_instance_profile_arn),
+        network_configuration: change
+            .network_configuration
+            .clone()
+            .or(current.network_configuration),
+        storage_configuration: change
+            .storage_configuration
+            .clone()
+            .or(current.storage_configuration),
+        local_storage_configuration: change
+            .local_storage_configuration
+            .clone()
+            .or(current.local_storage_configuration),
         monitoring: change.monitoring.clone().or(current.monitoring),
         instance_metadata_tags_propagation: change
             .instance_metadata_tags_propagation
             .or(current.instance_metadata_tags_propagation),
-        instance_requirements: change.instance_requirements.clone().or(current.instance_requirements),
-        capacity_reservations: change.capacity_reservations.clone().or(current.capacity_reservations),
+        instance_requirements: change
+            .instance_requirements
+            .clone()
+            .or(current.instance_requirements),
+        capacity_reservations: change
+            .capacity_reservations
+            .clone()
+            .or(current.capacity_reservations),
         ..current
     };
     check_template(&merged)?;
@@ -254,21 +394,43 @@ mod tests {
     fn names_follow_the_ecs_rule() {
         assert!(check_name("web-asg_1").is_ok());
         assert!(check_name(&"a".repeat(255)).is_ok());
-        for bad in ["", "has space", "dot.ted", "AWSthing", "ecs-x", "Fargate2", "FARGATE", &"a".repeat(256)] {
+        for bad in [
+            "",
+            "has space",
+            "dot.ted",
+            "AWSthing",
+            "ecs-x",
+            "Fargate2",
+            "FARGATE",
+            &"a".repeat(256),
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn defaults_are_filled_and_bounds_enforced() {
-        let given = AutoScalingGroupProvider { auto_scaling_group_arn: Some("asg".into()), ..Default::default() };
+        let given = AutoScalingGroupProvider {
+            auto_scaling_group_arn: Some("asg".into()),
+            ..Default::default()
+        };
         let filled = new_asg_provider(&given).expect("valid");
         assert_eq!(filled.managed_scaling, Some(default_scaling()));
-        assert_eq!(filled.managed_termination_protection.as_deref(), Some("DISABLED"));
+        assert_eq!(
+            filled.managed_termination_protection.as_deref(),
+            Some("DISABLED")
+        );
         assert_eq!(filled.managed_draining.as_deref(), Some("ENABLED"));
-        let steps = ManagedScaling { minimum_scaling_step_size: Some(5), maximum_scaling_step_size: Some(4), ..Default::default() };
+        let steps = ManagedScaling {
+            minimum_scaling_step_size: Some(5),
+            maximum_scaling_step_size: Some(4),
+            ..Default::default()
+        };
         assert!(merge_scaling(default_scaling(), Some(&steps)).is_err());
-        let warmup = ManagedScaling { instance_warmup_period: Some(0), ..Default::default() };
+        let warmup = ManagedScaling {
+            instance_warmup_period: Some(0),
+            ..Default::default()
+        };
         assert!(merge_scaling(default_scaling(), Some(&warmup)).is_ok());
     }
 }

@@ -52,8 +52,9 @@ fn build(ctx: &Ctx, input: RegisterTaskDefinitionRequest, compatibilities: Vec<S
         compatibilities: Some(compatibilities),
         runtime_platform: input.runtime_platform,
         requires_compatibilities: input.requires_compatibilities,
-        cpu: input.cpu,
-        memory: input.memory,
+        // ECS stores "1 vCPU" and "2 GB" as units and MiB; validation has already parsed them.
+        cpu: input.cpu.map(|cpu| rules::parse_task_cpu(&cpu).map_or(cpu, |units| units.to_string())),
+        memory: input.memory.map(|memory| rules::parse_task_memory(&memory).map_or(memory, |mib| mib.to_string())),
         inference_accelerators: input.inference_accelerators,
         pid_mode: input.pid_mode,
         ipc_mode: input.ipc_mode,
