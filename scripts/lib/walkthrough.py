@@ -391,7 +391,7 @@ class Checker:
 # ---------------------------------------------------------------- running
 
 def indent(text):
-    return "".join("    " + line + "\n" for line in text.rstrip("\n").split("\n")) if text.strip() else ""
+    return "".join("    " + line + "\n" for line in text.strip("\n").split("\n")) if text.strip() else ""
 
 
 def aws_operation(command):

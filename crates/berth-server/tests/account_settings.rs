@@ -49,13 +49,7 @@ async fn in_effect(server: &TestServer, principal: Option<&str>, name: &str) -> 
 
 /// The settings `principal` holds itself, as (name, value) pairs.
 async fn held(server: &TestServer, principal: &str) -> Vec<(String, String)> {
-    let out = server
-        .client
-        .list_account_settings()
-        .principal_arn(principal)
-        .send()
-        .await
-        .expect("list");
+    let out = server.client.list_account_settings().principal_arn(principal).send().await.expect("list");
     assert!(out.next_token().is_none());
     out.settings()
         .iter()
@@ -69,31 +63,17 @@ async fn held(server: &TestServer, principal: &str) -> Vec<(String, String)> {
 }
 
 fn value_and_principal(setting: &Setting) -> (&str, &str) {
-    (
-        setting.value().unwrap_or_default(),
-        setting.principal_arn().unwrap_or_default(),
-    )
+    (setting.value().unwrap_or_default(), setting.principal_arn().unwrap_or_default())
 }
 
 #[tokio::test]
 async fn ecs_defaults_apply_until_something_is_set() {
     let server = start().await;
-    let out = server
-        .client
-        .list_account_settings()
-        .effective_settings(true)
-        .send()
-        .await
-        .expect("list");
+    let out = server.client.list_account_settings().effective_settings(true).send().await.expect("list");
     let first: Vec<_> = out
         .settings()
         .iter()
-        .map(|s| {
-            (
-                s.name().map(|n| n.as_str()).unwrap_or_default(),
-                s.value().unwrap_or_default(),
-            )
-        })
+        .map(|s| (s.name().map(|n| n.as_str()).unwrap_or_default(), s.value().unwrap_or_default()))
         .collect();
     assert_eq!(
         first,
@@ -110,18 +90,11 @@ async fn ecs_defaults_apply_until_something_is_set() {
             ("defaultLogDriverMode", "non-blocking"),
         ]
     );
-    assert!(
-        out.settings()
-            .iter()
-            .all(|s| s.principal_arn() == Some(ROOT))
-    );
+    assert!(out.settings().iter().all(|s| s.principal_arn() == Some(ROOT)));
     let guard_duty = in_effect(&server, None, "guardDutyActivate").await;
     assert_eq!(guard_duty.r#type().map(|t| t.as_str()), Some("aws_managed"));
     assert_eq!(
-        in_effect(&server, None, "containerInsights")
-            .await
-            .r#type()
-            .map(|t| t.as_str()),
+        in_effect(&server, None, "containerInsights").await.r#type().map(|t| t.as_str()),
         Some("user")
     );
     assert!(held(&server, ROOT).await.is_empty());
@@ -132,17 +105,8 @@ async fn ecs_defaults_apply_until_something_is_set() {
 async fn a_principal_s_own_value_beats_the_account_default_which_beats_ecs_s() {
     let server = start().await;
     let ecs = &server.client;
-    let ctx = Ctx::new(
-        server.store.clone(),
-        Scope::new("us-east-1", "000000000000"),
-    );
-    assert_eq!(
-        effective(&ctx, "containerInsights")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("disabled")
-    );
+    let ctx = Ctx::new(server.store.clone(), Scope::new("us-east-1", "000000000000"));
+    assert_eq!(effective(&ctx, "containerInsights").await.expect("read").as_deref(), Some("disabled"));
     assert_eq!(effective(&ctx, "noSuchSetting").await.expect("read"), None);
 
     let default = ecs
@@ -157,13 +121,7 @@ async fn a_principal_s_own_value_beats_the_account_default_which_beats_ecs_s() {
     assert_eq!(default.name(), Some(&SettingName::ContainerInsights));
     assert_eq!(value_and_principal(&default), ("enabled", ROOT));
     assert_eq!(default.r#type().map(|t| t.as_str()), Some("user"));
-    assert_eq!(
-        effective(&ctx, "containerInsights")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("enabled")
-    );
+    assert_eq!(effective(&ctx, "containerInsights").await.expect("read").as_deref(), Some("enabled"));
     assert_eq!(
         value_and_principal(&in_effect(&server, Some(ALICE), "containerInsights").await),
         ("enabled", ROOT)
@@ -188,14 +146,8 @@ async fn a_principal_s_own_value_beats_the_account_default_which_beats_ecs_s() {
         value_and_principal(&in_effect(&server, Some(DEPLOYER), "containerInsights").await),
         ("enabled", ROOT)
     );
-    assert_eq!(
-        value_and_principal(&in_effect(&server, None, "containerInsights").await),
-        ("enabled", ROOT)
-    );
-    assert_eq!(
-        held(&server, ALICE).await,
-        [("containerInsights".to_string(), "enhanced".to_string())]
-    );
+    assert_eq!(value_and_principal(&in_effect(&server, None, "containerInsights").await), ("enabled", ROOT));
+    assert_eq!(held(&server, ALICE).await, [("containerInsights".to_string(), "enhanced".to_string())]);
 
     // Deleting a principal's value returns it and falls back to the account default.
     let deleted = ecs
@@ -224,18 +176,8 @@ async fn a_principal_s_own_value_beats_the_account_default_which_beats_ecs_s() {
         value_and_principal(&in_effect(&server, Some(ALICE), "containerInsights").await),
         ("disabled", ROOT)
     );
-    ecs.delete_account_setting()
-        .name(SettingName::ContainerInsights)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(
-        effective(&ctx, "containerInsights")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("disabled")
-    );
+    ecs.delete_account_setting().name(SettingName::ContainerInsights).send().await.expect("delete");
+    assert_eq!(effective(&ctx, "containerInsights").await.expect("read").as_deref(), Some("disabled"));
     assert!(held(&server, ROOT).await.is_empty());
 
     // Deleting what is not held changes nothing and answers what is in effect.
@@ -247,10 +189,7 @@ async fn a_principal_s_own_value_beats_the_account_default_which_beats_ecs_s() {
         .send()
         .await
         .expect("delete");
-    assert_eq!(
-        nothing.setting().map(value_and_principal),
-        Some(("disabled", ROOT))
-    );
+    assert_eq!(nothing.setting().map(value_and_principal), Some(("disabled", ROOT)));
     assert_eq!(server.revision().await, before);
     server.stop().await;
 }
@@ -265,11 +204,7 @@ async fn new_clusters_follow_the_account_s_container_insights() {
         .send()
         .await
         .expect("put");
-    ecs.create_cluster()
-        .cluster_name("observed")
-        .send()
-        .await
-        .expect("create cluster");
+    ecs.create_cluster().cluster_name("observed").send().await.expect("create cluster");
     let described = ecs
         .describe_clusters()
         .clusters("observed")
@@ -293,62 +228,22 @@ async fn per_setting_rules_are_enforced_and_refusals_store_nothing() {
         .send()
         .await
         .expect("put");
-    let put = |name: &str, value: &str| {
-        ecs.put_account_setting()
-            .name(SettingName::from(name))
-            .value(value)
-    };
+    let put = |name: &str, value: &str| ecs.put_account_setting().name(SettingName::from(name)).value(value);
     let cases = vec![
-        (
-            "unknown name",
-            put("dualStackIPv6", "enabled"),
-            "InvalidParameterException",
-        ),
+        ("unknown name", put("dualStackIPv6", "enabled"), "InvalidParameterException"),
         (
             "no value",
             ecs.put_account_setting().name(SettingName::AwsvpcTrunking),
             "InvalidParameterException",
         ),
-        (
-            "no name",
-            ecs.put_account_setting().value("enabled"),
-            "InvalidParameterException",
-        ),
-        (
-            "switch value",
-            put("awsvpcTrunking", "on"),
-            "InvalidParameterException",
-        ),
-        (
-            "insights value",
-            put("containerInsights", "maximal"),
-            "InvalidParameterException",
-        ),
-        (
-            "tag authorization value",
-            put("tagResourceAuthorization", "enabled"),
-            "InvalidParameterException",
-        ),
-        (
-            "log driver mode",
-            put("defaultLogDriverMode", "async"),
-            "InvalidParameterException",
-        ),
-        (
-            "retirement wait",
-            put("fargateTaskRetirementWaitPeriod", "3"),
-            "InvalidParameterException",
-        ),
-        (
-            "long ARNs stay on",
-            put("taskLongArnFormat", "disabled"),
-            "InvalidParameterException",
-        ),
-        (
-            "guard duty is read-only",
-            put("guardDutyActivate", "on"),
-            "InvalidParameterException",
-        ),
+        ("no name", ecs.put_account_setting().value("enabled"), "InvalidParameterException"),
+        ("switch value", put("awsvpcTrunking", "on"), "InvalidParameterException"),
+        ("insights value", put("containerInsights", "maximal"), "InvalidParameterException"),
+        ("tag authorization value", put("tagResourceAuthorization", "enabled"), "InvalidParameterException"),
+        ("log driver mode", put("defaultLogDriverMode", "async"), "InvalidParameterException"),
+        ("retirement wait", put("fargateTaskRetirementWaitPeriod", "3"), "InvalidParameterException"),
+        ("long ARNs stay on", put("taskLongArnFormat", "disabled"), "InvalidParameterException"),
+        ("guard duty is read-only", put("guardDutyActivate", "on"), "InvalidParameterException"),
         (
             "FIPS mode is account-wide",
             put("fargateFIPSMode", "enabled").principal_arn(ALICE),
@@ -366,8 +261,7 @@ async fn per_setting_rules_are_enforced_and_refusals_store_nothing() {
         ),
         (
             "a federated session",
-            put("awsvpcTrunking", "enabled")
-                .principal_arn("arn:aws:sts::000000000000:assumed-role/r/s"),
+            put("awsvpcTrunking", "enabled").principal_arn("arn:aws:sts::000000000000:assumed-role/r/s"),
             "InvalidParameterException",
         ),
         (
@@ -375,11 +269,7 @@ async fn per_setting_rules_are_enforced_and_refusals_store_nothing() {
             put("awsvpcTrunking", "enabled").principal_arn("arn:aws:iam::000000000000:group/devs"),
             "InvalidParameterException",
         ),
-        (
-            "not an ARN",
-            put("awsvpcTrunking", "enabled").principal_arn("alice"),
-            "InvalidParameterException",
-        ),
+        ("not an ARN", put("awsvpcTrunking", "enabled").principal_arn("alice"), "InvalidParameterException"),
     ];
     let before = server.revision().await;
     for (case, request, expected) in cases {
@@ -387,67 +277,38 @@ async fn per_setting_rules_are_enforced_and_refusals_store_nothing() {
         assert_eq!(server.revision().await, before, "{case} wrote to the store");
     }
     let put_default = |name: &str, value: &str| {
-        ecs.put_account_setting_default()
-            .name(SettingName::from(name))
-            .value(value)
+        ecs.put_account_setting_default().name(SettingName::from(name)).value(value)
     };
+    assert_refused!(server, "InvalidParameterException", put_default("guardDutyActivate", "on").send());
+    assert_refused!(server, "InvalidParameterException", put_default("containerInsights", "yes").send());
+    assert_refused!(server, "InvalidParameterException", put_default("bogus", "enabled").send());
     assert_refused!(
         server,
         "InvalidParameterException",
-        put_default("guardDutyActivate", "on").send()
-    );
-    assert_refused!(
-        server,
-        "InvalidParameterException",
-        put_default("containerInsights", "yes").send()
-    );
-    assert_refused!(
-        server,
-        "InvalidParameterException",
-        put_default("bogus", "enabled").send()
+        ecs.delete_account_setting().name(SettingName::GuardDutyActivate).send()
     );
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.delete_account_setting()
-            .name(SettingName::GuardDutyActivate)
-            .send()
+        ecs.delete_account_setting().name(SettingName::from("bogus")).send()
     );
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.delete_account_setting()
-            .name(SettingName::from("bogus"))
-            .send()
+        ecs.delete_account_setting().name(SettingName::AwsvpcTrunking).principal_arn("nope").send()
     );
-    assert_refused!(
-        server,
-        "InvalidParameterException",
-        ecs.delete_account_setting()
-            .name(SettingName::AwsvpcTrunking)
-            .principal_arn("nope")
-            .send()
-    );
-    assert_eq!(
-        held(&server, ALICE).await,
-        [("awsvpcTrunking".to_string(), "enabled".to_string())]
-    );
+    assert_eq!(held(&server, ALICE).await, [("awsvpcTrunking".to_string(), "enabled".to_string())]);
     assert!(held(&server, ROOT).await.is_empty());
 
     // Account-wide settings are set as defaults, or for the root user.
-    put_default("fargateFIPSMode", "enabled")
-        .send()
-        .await
-        .expect("FIPS mode default");
+    put_default("fargateFIPSMode", "enabled").send().await.expect("FIPS mode default");
     put("fargateTaskRetirementWaitPeriod", "14")
         .principal_arn(ROOT)
         .send()
         .await
         .expect("retirement wait for root");
     assert_eq!(
-        value_and_principal(
-            &in_effect(&server, Some(DEPLOYER), "fargateTaskRetirementWaitPeriod").await
-        ),
+        value_and_principal(&in_effect(&server, Some(DEPLOYER), "fargateTaskRetirementWaitPeriod").await),
         ("14", ROOT)
     );
     assert_eq!(
@@ -486,11 +347,7 @@ async fn listings_filter_and_paginate() {
             .await
             .expect("a page");
         assert!(page.settings().len() <= 3);
-        seen.extend(
-            page.settings()
-                .iter()
-                .filter_map(|s| s.name().map(|n| n.as_str().to_string())),
-        );
+        seen.extend(page.settings().iter().filter_map(|s| s.name().map(|n| n.as_str().to_string())));
         pages += 1;
         token = page.next_token().map(str::to_string);
         if token.is_none() {
@@ -501,17 +358,8 @@ async fn listings_filter_and_paginate() {
     assert_eq!(pages, 4);
 
     // Held settings, one a page.
-    let first = ecs
-        .list_account_settings()
-        .principal_arn(ALICE)
-        .max_results(1)
-        .send()
-        .await
-        .expect("a page");
-    assert_eq!(
-        first.settings()[0].name(),
-        Some(&SettingName::AwsvpcTrunking)
-    );
+    let first = ecs.list_account_settings().principal_arn(ALICE).max_results(1).send().await.expect("a page");
+    assert_eq!(first.settings()[0].name(), Some(&SettingName::AwsvpcTrunking));
     let token = first.next_token().expect("more pages").to_string();
     let second = ecs
         .list_account_settings()
@@ -521,28 +369,18 @@ async fn listings_filter_and_paginate() {
         .send()
         .await
         .expect("a page");
-    assert_eq!(
-        second.settings()[0].name(),
-        Some(&SettingName::ContainerInsights)
-    );
+    assert_eq!(second.settings()[0].name(), Some(&SettingName::ContainerInsights));
 
     // A token belongs to its listing: another principal's or kind's is refused, as is garbage.
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.list_account_settings()
-            .principal_arn(DEPLOYER)
-            .next_token(&token)
-            .send()
+        ecs.list_account_settings().principal_arn(DEPLOYER).next_token(&token).send()
     );
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.list_account_settings()
-            .principal_arn(ALICE)
-            .effective_settings(true)
-            .next_token(&token)
-            .send()
+        ecs.list_account_settings().principal_arn(ALICE).effective_settings(true).next_token(&token).send()
     );
     assert_refused!(
         server,
@@ -567,24 +405,12 @@ async fn listings_filter_and_paginate() {
             .send()
     };
     assert_eq!(by_value("enabled").await.expect("list").settings().len(), 1);
-    assert!(
-        by_value("enhanced")
-            .await
-            .expect("list")
-            .settings()
-            .is_empty()
-    );
+    assert!(by_value("enhanced").await.expect("list").settings().is_empty());
+    assert_refused!(server, "InvalidParameterException", ecs.list_account_settings().value("enabled").send());
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.list_account_settings().value("enabled").send()
-    );
-    assert_refused!(
-        server,
-        "InvalidParameterException",
-        ecs.list_account_settings()
-            .name(SettingName::from("bogus"))
-            .send()
+        ecs.list_account_settings().name(SettingName::from("bogus")).send()
     );
     server.stop().await;
 }

@@ -183,7 +183,7 @@ async fn all_at_once<S: Store>(store: &S, txns: impl Iterator<Item = Txn>) -> Ve
 const SENTINEL: &str = "/~end";
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn backends_match_the_model(txns in gen_txns()) {

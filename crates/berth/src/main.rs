@@ -8,6 +8,11 @@ mod logging;
 
 use clap::{Parser, Subcommand};
 
+// The control plane allocates small, short-lived buffers for every request (JSON in and out);
+// mimalloc serves them markedly faster than glibc's allocator under many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Berth: a self-hosted container orchestrator that speaks the Amazon ECS API.
 #[derive(Debug, Parser)]
 #[command(name = "berth", version, about)]

@@ -37,19 +37,10 @@ pub(super) struct Spec {
 }
 
 const ON_OFF_SWITCH: &[&str] = &["enabled", "disabled"];
-const LONG_ARN_RETIRED: (&[&str], &str) = (
-    &["disabled"],
-    "You can no longer disable Long Arn settings.",
-);
+const LONG_ARN_RETIRED: (&[&str], &str) = (&["disabled"], "You can no longer disable Long Arn settings.");
 
 fn switch(name: &'static str, aws_default: &'static str) -> Spec {
-    Spec {
-        name,
-        accepts: ON_OFF_SWITCH,
-        retired: None,
-        aws_default,
-        holder: Holder::Anyone,
-    }
+    Spec { name, accepts: ON_OFF_SWITCH, retired: None, aws_default, holder: Holder::Anyone }
 }
 
 fn long_arn(name: &'static str) -> Spec {
@@ -69,32 +60,24 @@ fn lookup(name: &str) -> Option<Spec> {
         "taskLongArnFormat" => long_arn("taskLongArnFormat"),
         "containerInstanceLongArnFormat" => long_arn("containerInstanceLongArnFormat"),
         "awsvpcTrunking" => switch("awsvpcTrunking", "disabled"),
-        "containerInsights" => Spec {
-            accepts: &["enabled", "disabled", "enhanced"],
-            ..switch("containerInsights", "disabled")
-        },
-        "fargateFIPSMode" => Spec {
-            holder: Holder::AccountOnly,
-            ..switch("fargateFIPSMode", "disabled")
-        },
-        "tagResourceAuthorization" => Spec {
-            accepts: &["on", "off"],
-            ..switch("tagResourceAuthorization", "on")
-        },
+        "containerInsights" => {
+            Spec { accepts: &["enabled", "disabled", "enhanced"], ..switch("containerInsights", "disabled") }
+        }
+        "fargateFIPSMode" => Spec { holder: Holder::AccountOnly, ..switch("fargateFIPSMode", "disabled") },
+        "tagResourceAuthorization" => {
+            Spec { accepts: &["on", "off"], ..switch("tagResourceAuthorization", "on") }
+        }
         "fargateTaskRetirementWaitPeriod" => Spec {
             accepts: &["0", "7", "14"],
             holder: Holder::AccountOnly,
             ..switch("fargateTaskRetirementWaitPeriod", "7")
         },
-        "guardDutyActivate" => Spec {
-            accepts: &[],
-            holder: Holder::Aws,
-            ..switch("guardDutyActivate", "off")
-        },
-        "defaultLogDriverMode" => Spec {
-            accepts: &["blocking", "non-blocking"],
-            ..switch("defaultLogDriverMode", "non-blocking")
-        },
+        "guardDutyActivate" => {
+            Spec { accepts: &[], holder: Holder::Aws, ..switch("guardDutyActivate", "off") }
+        }
+        "defaultLogDriverMode" => {
+            Spec { accepts: &["blocking", "non-blocking"], ..switch("defaultLogDriverMode", "non-blocking") }
+        }
         "fargateEventWindows" => switch("fargateEventWindows", "disabled"),
         _ => return None,
     };
@@ -103,10 +86,7 @@ fn lookup(name: &str) -> Option<Spec> {
 
 /// The spec of a setting the service model knows, or `None`.
 pub(super) fn known(name: &str) -> Option<Spec> {
-    enums::SETTING_NAME
-        .contains(&name)
-        .then(|| lookup(name))
-        .flatten()
+    enums::SETTING_NAME.contains(&name).then(|| lookup(name)).flatten()
 }
 
 /// The spec of a named setting, or the `InvalidParameterException` for a name that is none.
@@ -127,11 +107,7 @@ pub(super) fn all() -> impl Iterator<Item = Spec> {
 impl Spec {
     /// The `type` ECS reports for the setting.
     pub fn setting_type(&self) -> &'static str {
-        if self.holder == Holder::Aws {
-            "aws_managed"
-        } else {
-            "user"
-        }
+        if self.holder == Holder::Aws { "aws_managed" } else { "user" }
     }
 
     /// Checks that callers may change the setting at all: AWS-managed ones are read-only.
@@ -201,24 +177,9 @@ mod tests {
         let insights = find("containerInsights").expect("a setting");
         assert!(insights.check_value("enhanced").is_ok());
         assert!(insights.check_value("on").is_err());
-        assert!(
-            find("fargateTaskRetirementWaitPeriod")
-                .expect("a setting")
-                .check_value("3")
-                .is_err()
-        );
-        assert!(
-            find("taskLongArnFormat")
-                .expect("a setting")
-                .check_value("disabled")
-                .is_err()
-        );
-        assert!(
-            find("guardDutyActivate")
-                .expect("a setting")
-                .check_value("on")
-                .is_err()
-        );
+        assert!(find("fargateTaskRetirementWaitPeriod").expect("a setting").check_value("3").is_err());
+        assert!(find("taskLongArnFormat").expect("a setting").check_value("disabled").is_err());
+        assert!(find("guardDutyActivate").expect("a setting").check_value("on").is_err());
         assert!(find("dualStackIPv6").is_err());
     }
 }

@@ -31,9 +31,7 @@ pub async fn handle(
         Some(removed) => removed,
         None => effective_for(&ctx, &principal, &spec).await?,
     };
-    Ok(DeleteAccountSettingResponse {
-        setting: Some(setting),
-    })
+    Ok(DeleteAccountSettingResponse { setting: Some(setting) })
 }
 
 /// Removes the setting `principal` holds, returning it; `None` if it held none.
@@ -44,15 +42,10 @@ async fn remove(ctx: &Ctx, principal: &str, spec: &Spec) -> Result<Option<Settin
             return Ok(None);
         };
         // Guarded by the revision read, so the answer is exactly the value that was removed.
-        let txn = Txn::new()
-            .when(Compare::unchanged(&key, record.revision))
-            .then(Op::delete(&key));
+        let txn = Txn::new().when(Compare::unchanged(&key, record.revision)).then(Op::delete(&key));
         if records::commit(&*ctx.store, txn).await?.is_some() {
             return Ok(Some(record.value));
         }
     }
-    Err(EcsError::server(format!(
-        "The setting {} is changing too fast to delete; try again.",
-        spec.name
-    )))
+    Err(EcsError::server(format!("The setting {} is changing too fast to delete; try again.", spec.name)))
 }

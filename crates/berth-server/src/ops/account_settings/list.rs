@@ -44,10 +44,7 @@ pub async fn handle(
     if let Some(value) = &input.value {
         settings.retain(|setting| setting.value.as_ref() == Some(value));
     }
-    let listing = format!(
-        "ListAccountSettings/{}/{principal}",
-        if effective { "effective" } else { "held" }
-    );
+    let listing = format!("ListAccountSettings/{}/{principal}", if effective { "effective" } else { "held" });
     paginate(settings, &listing, input.next_token.as_deref(), size)
 }
 
@@ -57,15 +54,9 @@ fn specs(only: Option<Spec>) -> impl Iterator<Item = Spec> {
 }
 
 /// The settings `principal` itself holds.
-async fn held_settings(
-    ctx: &Ctx,
-    principal: &str,
-    only: Option<Spec>,
-) -> Result<Vec<Setting>, EcsError> {
+async fn held_settings(ctx: &Ctx, principal: &str, only: Option<Spec>) -> Result<Vec<Setting>, EcsError> {
     let own = all_held(ctx, principal).await?;
-    Ok(specs(only)
-        .filter_map(|spec| own.get(spec.name).cloned())
-        .collect())
+    Ok(specs(only).filter_map(|spec| own.get(spec.name).cloned()).collect())
 }
 
 /// Every setting's value in effect for `principal`. Reads the principal's and the root user's
@@ -77,11 +68,7 @@ async fn effective_settings(
 ) -> Result<Vec<Setting>, EcsError> {
     let own = all_held(ctx, principal).await?;
     let root = principal::root(ctx);
-    let defaults = if root == principal {
-        HashMap::new()
-    } else {
-        all_held(ctx, &root).await?
-    };
+    let defaults = if root == principal { HashMap::new() } else { all_held(ctx, &root).await? };
     Ok(specs(only)
         .map(|spec| {
             own.get(spec.name)
@@ -105,29 +92,16 @@ fn paginate(
     size: usize,
 ) -> Result<ListAccountSettingsResponse, EcsError> {
     if let Some(token) = token {
-        let after = rank(&decode_token(listing, token)?).ok_or_else(|| {
-            EcsError::invalid_parameter("Invalid nextToken: it names no account setting.")
-        })?;
-        settings.retain(|setting| {
-            setting
-                .name
-                .as_deref()
-                .and_then(rank)
-                .is_some_and(|rank| rank > after)
-        });
+        let after = rank(&decode_token(listing, token)?)
+            .ok_or_else(|| EcsError::invalid_parameter("Invalid nextToken: it names no account setting."))?;
+        settings.retain(|setting| setting.name.as_deref().and_then(rank).is_some_and(|rank| rank > after));
     }
     let more = settings.len() > size;
     settings.truncate(size);
     let next_token = more
         .then(|| {
-            settings
-                .last()
-                .and_then(|last| last.name.as_deref())
-                .map(|name| encode_token(listing, name))
+            settings.last().and_then(|last| last.name.as_deref()).map(|name| encode_token(listing, name))
         })
         .flatten();
-    Ok(ListAccountSettingsResponse {
-        settings: Some(settings),
-        next_token,
-    })
+    Ok(ListAccountSettingsResponse { settings: Some(settings), next_token })
 }

@@ -54,11 +54,7 @@ fn held_prefix(ctx: &Ctx, principal: &str) -> String {
 
 /// The setting `principal` itself holds, if any.
 async fn held(ctx: &Ctx, principal: &str, name: &str) -> Result<Option<Record<Setting>>, EcsError> {
-    records::get(
-        &*ctx.store,
-        &keys::account_setting(&ctx.scope, principal, name),
-    )
-    .await
+    records::get(&*ctx.store, &keys::account_setting(&ctx.scope, principal, name)).await
 }
 
 /// Every setting `principal` itself holds, by name.
@@ -74,12 +70,7 @@ async fn all_held(ctx: &Ctx, principal: &str) -> Result<HashMap<String, Setting>
 /// Makes `value` the setting `principal` holds, replacing any value it held.
 async fn hold(ctx: &Ctx, principal: &str, spec: &Spec, value: &str) -> Result<Setting, EcsError> {
     let held = setting(spec, value, principal);
-    records::put(
-        &*ctx.store,
-        &keys::account_setting(&ctx.scope, principal, spec.name),
-        &held,
-    )
-    .await?;
+    records::put(&*ctx.store, &keys::account_setting(&ctx.scope, principal, spec.name), &held).await?;
     Ok(held)
 }
 

@@ -59,17 +59,11 @@ fn is_identity(resource: &str) -> bool {
     if resource == "root" {
         return true;
     }
-    let Some(rest) = resource
-        .strip_prefix("user/")
-        .or_else(|| resource.strip_prefix("role/"))
-    else {
+    let Some(rest) = resource.strip_prefix("user/").or_else(|| resource.strip_prefix("role/")) else {
         return false;
     };
     let name = rest.rsplit('/').next().unwrap_or_default();
-    !name.is_empty()
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+    !name.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
 }
 
 #[cfg(test)]
@@ -78,23 +72,10 @@ mod tests {
 
     #[test]
     fn identities() {
-        for good in [
-            "root",
-            "user/alice",
-            "role/path/to/deployer",
-            "user/a+b=c,d.e@f_g-h",
-        ] {
+        for good in ["root", "user/alice", "role/path/to/deployer", "user/a+b=c,d.e@f_g-h"] {
             assert!(is_identity(good), "{good}");
         }
-        for bad in [
-            "",
-            "user/",
-            "role/path/",
-            "group/devs",
-            "assumed-role/r/s|x",
-            "user/a|b",
-            "rooted",
-        ] {
+        for bad in ["", "user/", "role/path/", "group/devs", "assumed-role/r/s|x", "user/a|b", "rooted"] {
             assert!(!is_identity(bad), "{bad}");
         }
     }

@@ -24,7 +24,5 @@ pub async fn handle(
     let principal = principal::resolve(&ctx, input.principal_arn.as_ref())?;
     spec.check_holder(principal == principal::root(&ctx))?;
     let setting = hold(&ctx, &principal, &spec, value).await?;
-    Ok(PutAccountSettingResponse {
-        setting: Some(setting),
-    })
+    Ok(PutAccountSettingResponse { setting: Some(setting) })
 }

@@ -22,7 +22,5 @@ pub async fn handle(
     spec.check_value(value)?;
     spec.check_holder(true)?;
     let setting = hold(&ctx, &principal::root(&ctx), &spec, value).await?;
-    Ok(PutAccountSettingDefaultResponse {
-        setting: Some(setting),
-    })
+    Ok(PutAccountSettingDefaultResponse { setting: Some(setting) })
 }

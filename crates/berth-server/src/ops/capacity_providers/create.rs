@@ -7,15 +7,12 @@
 //! names the existing cluster it belongs to.
 
 use berth_api::EcsError;
-use berth_api::model::{
-    CapacityProvider, CreateCapacityProviderRequest, CreateCapacityProviderResponse,
-};
+use berth_api::model::{CapacityProvider, CreateCapacityProviderRequest, CreateCapacityProviderResponse};
 use berth_api::tags::check_tags;
 use berth_store::{Compare, Op, Txn};
 
 use super::{
-    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_claim_key, asg_of, existing_cluster, load,
-    validate,
+    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_claim_key, asg_of, existing_cluster, load, validate,
 };
 use crate::Ctx;
 use crate::ops::required;
@@ -31,31 +28,21 @@ pub async fn handle(
     validate::check_name(name)?;
     let tags = input.tags.clone().unwrap_or_default();
     check_tags(&tags)?;
-    let mut provider = match (
-        &input.auto_scaling_group_provider,
-        &input.managed_instances_provider,
-    ) {
-        (Some(_), Some(_)) => {
-            return Err(EcsError::invalid_parameter(
-                "Specify either autoScalingGroupProvider or managedInstancesProvider, not both.",
-            ));
-        }
-        (None, None) => {
-            return Err(EcsError::invalid_parameter(
-                "A capacity provider needs an autoScalingGroupProvider or a managedInstancesProvider.",
-            ));
-        }
+    let mut provider = match (&input.auto_scaling_group_provider, &input.managed_instances_provider) {
         (Some(_), None) => asg_provider(&input)?,
         (None, Some(_)) => managed_instances_provider(&ctx, &input).await?,
+        _ => {
+            return Err(EcsError::invalid_parameter(
+                "A capacity provider takes exactly one of autoScalingGroupProvider and managedInstancesProvider.",
+            ));
+        }
     };
     provider.capacity_provider_arn = Some(ctx.scope.capacity_provider_arn(name));
     provider.name = Some(name.clone());
     provider.status = Some(ACTIVE.to_string());
     provider.tags = Some(tags);
     insert(&ctx, &provider).await?;
-    Ok(CreateCapacityProviderResponse {
-        capacity_provider: Some(provider),
-    })
+    Ok(CreateCapacityProviderResponse { capacity_provider: Some(provider) })
 }
 
 /// An Auto Scaling group provider, before it has a name. `cluster` belongs to Managed Instances
@@ -66,11 +53,7 @@ fn asg_provider(input: &CreateCapacityProviderRequest) -> Result<CapacityProvide
             "The cluster parameter applies only to Managed Instances capacity providers; associate an Auto Scaling group capacity provider with a cluster with PutClusterCapacityProviders.",
         ));
     }
-    let given = input
-        .auto_scaling_group_provider
-        .as_ref()
-        .map(validate::new_asg_provider)
-        .transpose()?;
+    let given = input.auto_scaling_group_provider.as_ref().map(validate::new_asg_provider).transpose()?;
     Ok(CapacityProvider {
         auto_scaling_group_provider: given,
         r#type: Some(TYPE_ASG.to_string()),
@@ -83,11 +66,8 @@ async fn managed_instances_provider(
     ctx: &Ctx,
     input: &CreateCapacityProviderRequest,
 ) -> Result<CapacityProvider, EcsError> {
-    let managed = input
-        .managed_instances_provider
-        .as_ref()
-        .map(validate::new_managed_instances)
-        .transpose()?;
+    let managed =
+        input.managed_instances_provider.as_ref().map(validate::new_managed_instances).transpose()?;
     let reference = input.cluster.as_ref().ok_or_else(|| {
         EcsError::invalid_parameter(
             "The cluster parameter is required for a Managed Instances capacity provider.",
@@ -106,14 +86,10 @@ async fn managed_instances_provider(
 async fn insert(ctx: &Ctx, provider: &CapacityProvider) -> Result<(), EcsError> {
     let name = provider.name.as_deref().unwrap_or_default();
     let key = keys::capacity_provider(&ctx.scope, name);
-    let mut txn = Txn::new()
-        .when(Compare::absent(&key))
-        .then(Op::put(&key, records::encode(provider)?));
+    let mut txn = Txn::new().when(Compare::absent(&key)).then(Op::put(&key, records::encode(provider)?));
     let claim = asg_of(provider).map(|group| asg_claim_key(&ctx.scope, group));
     if let Some(claim) = &claim {
-        txn = txn
-            .when(Compare::absent(claim))
-            .then(Op::put(claim, records::encode(&name)?));
+        txn = txn.when(Compare::absent(claim)).then(Op::put(claim, records::encode(&name)?));
     }
     if records::commit(&*ctx.store, txn).await?.is_some() {
         return Ok(());

@@ -8,9 +8,7 @@
 //! describes as MISSING. FARGATE and FARGATE_SPOT cannot be deleted.
 
 use berth_api::EcsError;
-use berth_api::model::{
-    CapacityProvider, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse,
-};
+use berth_api::model::{CapacityProvider, DeleteCapacityProviderRequest, DeleteCapacityProviderResponse};
 use berth_store::{Compare, Op, Txn};
 
 use super::{
@@ -44,19 +42,13 @@ pub async fn handle(
         check_cluster_param(&record.value, cluster.as_deref())?;
         if let Some(user) = using_cluster(&ctx, &name).await? {
             let failed = mark_failed(&ctx, &name, &user).await?;
-            return Ok(DeleteCapacityProviderResponse {
-                capacity_provider: Some(failed),
-            });
+            return Ok(DeleteCapacityProviderResponse { capacity_provider: Some(failed) });
         }
         if let Some(deleted) = remove(&ctx, record).await? {
-            return Ok(DeleteCapacityProviderResponse {
-                capacity_provider: Some(deleted),
-            });
+            return Ok(DeleteCapacityProviderResponse { capacity_provider: Some(deleted) });
         }
     }
-    Err(EcsError::server(format!(
-        "Capacity provider {name} is changing too fast to delete; try again."
-    )))
+    Err(EcsError::server(format!("Capacity provider {name} is changing too fast to delete; try again.")))
 }
 
 /// The name of a cluster that lists the provider, if any does.
@@ -84,15 +76,10 @@ async fn mark_failed(ctx: &Ctx, name: &str, cluster: &str) -> Result<CapacityPro
 
 /// Removes the provider and its group's claim if the record is still as read; `None` when it
 /// changed in between and the caller should look again.
-async fn remove(
-    ctx: &Ctx,
-    record: Record<CapacityProvider>,
-) -> Result<Option<CapacityProvider>, EcsError> {
+async fn remove(ctx: &Ctx, record: Record<CapacityProvider>) -> Result<Option<CapacityProvider>, EcsError> {
     let mut provider = record.value;
     let key = keys::capacity_provider(&ctx.scope, provider.name.as_deref().unwrap_or_default());
-    let mut txn = Txn::new()
-        .when(Compare::unchanged(&key, record.revision))
-        .then(Op::delete(&key));
+    let mut txn = Txn::new().when(Compare::unchanged(&key, record.revision)).then(Op::delete(&key));
     if let Some(group) = asg_of(&provider) {
         txn = txn.then(Op::delete(asg_claim_key(&ctx.scope, group)));
     }

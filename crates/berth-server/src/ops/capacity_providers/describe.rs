@@ -12,14 +12,13 @@ use std::collections::HashSet;
 use berth_api::EcsError;
 use berth_api::arn::Scope;
 use berth_api::model::{
-    CapacityProvider, Cluster, DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse,
-    Failure, enums,
+    CapacityProvider, Cluster, DescribeCapacityProvidersRequest, DescribeCapacityProvidersResponse, Failure,
+    enums,
 };
 use berth_api::pagination::{decode_token, encode_token, page_size};
 
 use super::{
-    BUILT_IN, built_in, existing_cluster, is_built_in, lists, load, load_all, reference_name,
-    validate,
+    BUILT_IN, built_in, existing_cluster, is_built_in, lists, load, load_all, reference_name, validate,
 };
 use crate::Ctx;
 
@@ -43,9 +42,7 @@ pub async fn handle(
         None => None,
     };
     let mut response = match input.capacity_providers.as_deref() {
-        Some(references) if !references.is_empty() => {
-            named(&ctx, references, cluster.as_ref()).await?
-        }
+        Some(references) if !references.is_empty() => named(&ctx, references, cluster.as_ref()).await?,
         _ => page(&ctx, input.next_token.as_deref(), size, cluster.as_ref()).await?,
     };
     for provider in response.capacity_providers.iter_mut().flatten() {
@@ -76,8 +73,7 @@ fn present(provider: &mut CapacityProvider, with_tags: bool) {
 /// Instances provider created for that cluster.
 fn associated(scope: &Scope, cluster: &Cluster, provider: &CapacityProvider) -> bool {
     let name = provider.name.as_deref().unwrap_or_default();
-    lists(scope, cluster, name)
-        || (provider.cluster.is_some() && provider.cluster == cluster.cluster_name)
+    lists(scope, cluster, name) || (provider.cluster.is_some() && provider.cluster == cluster.cluster_name)
 }
 
 /// Describes the providers a request names, in its order, once each.
@@ -100,9 +96,7 @@ async fn named(
             continue;
         }
         match one(ctx, reference).await? {
-            Some(provider)
-                if cluster.is_none_or(|cluster| associated(&ctx.scope, cluster, &provider)) =>
-            {
+            Some(provider) if cluster.is_none_or(|cluster| associated(&ctx.scope, cluster, &provider)) => {
                 found.push(provider)
             }
             _ => failures.push(missing(ctx, reference)),
@@ -134,11 +128,7 @@ fn missing(ctx: &Ctx, reference: &str) -> Failure {
     } else {
         ctx.scope.capacity_provider_arn(reference)
     };
-    Failure {
-        arn: Some(arn),
-        reason: Some("MISSING".to_string()),
-        detail: None,
-    }
+    Failure { arn: Some(arn), reason: Some("MISSING".to_string()), detail: None }
 }
 
 /// One page of every provider, in name order, after the token's name.
@@ -151,13 +141,9 @@ async fn page(
     size: usize,
     cluster: Option<&Cluster>,
 ) -> Result<DescribeCapacityProvidersResponse, EcsError> {
-    let after = token
-        .map(|token| decode_token(LISTING, token))
-        .transpose()?;
-    let mut providers: Vec<CapacityProvider> = BUILT_IN
-        .iter()
-        .map(|name| built_in(&ctx.scope, name))
-        .collect();
+    let after = token.map(|token| decode_token(LISTING, token)).transpose()?;
+    let mut providers: Vec<CapacityProvider> =
+        BUILT_IN.iter().map(|name| built_in(&ctx.scope, name)).collect();
     providers.extend(load_all(ctx).await?);
     providers.retain(|provider| {
         let name = provider.name.as_deref().unwrap_or_default();
@@ -169,10 +155,7 @@ async fn page(
     providers.truncate(size);
     let next_token = more
         .then(|| {
-            providers
-                .last()
-                .and_then(|last| last.name.as_deref())
-                .map(|name| encode_token(LISTING, name))
+            providers.last().and_then(|last| last.name.as_deref()).map(|name| encode_token(LISTING, name))
         })
         .flatten();
     Ok(DescribeCapacityProvidersResponse {

@@ -58,9 +58,7 @@ fn reference_name(scope: &Scope, reference: &str) -> Option<String> {
         return Some(reference.to_string());
     }
     Arn::parse(reference)
-        .filter(|arn| {
-            arn.service == "ecs" && arn.resource_type == "capacity-provider" && arn.is_in(scope)
-        })
+        .filter(|arn| arn.service == "ecs" && arn.resource_type == "capacity-provider" && arn.is_in(scope))
         .map(|arn| arn.resource_id)
 }
 
@@ -73,9 +71,7 @@ fn not_found() -> EcsError {
 
 /// The error for an attempt to change or remove `FARGATE` or `FARGATE_SPOT`.
 fn reserved(name: &str, action: &str) -> EcsError {
-    EcsError::client(format!(
-        "The {name} capacity provider is reserved by AWS and can't be {action}."
-    ))
+    EcsError::client(format!("The {name} capacity provider is reserved by AWS and can't be {action}."))
 }
 
 /// Reads one created provider.
@@ -85,36 +81,22 @@ async fn load(ctx: &Ctx, name: &str) -> Result<Option<Record<CapacityProvider>>,
 
 /// Every created provider of the scope, in name order.
 async fn load_all(ctx: &Ctx) -> Result<Vec<CapacityProvider>, EcsError> {
-    let page = records::list::<CapacityProvider>(
-        &*ctx.store,
-        &keys::capacity_providers(&ctx.scope),
-        None,
-        0,
-    )
-    .await?;
-    Ok(page
-        .items
-        .into_iter()
-        .map(|(_, provider)| provider)
-        .collect())
+    let page = records::list::<CapacityProvider>(&*ctx.store, &keys::capacity_providers(&ctx.scope), None, 0)
+        .await?;
+    Ok(page.items.into_iter().map(|(_, provider)| provider).collect())
 }
 
 /// The key that records which provider uses an Auto Scaling group. Writing it in the same
 /// transaction as the provider (with a must-be-absent compare) is what keeps two concurrent creates
 /// from sharing a group. It lies outside the provider prefix so that listings never see it.
 fn asg_claim_key(scope: &Scope, group: &str) -> String {
-    format!(
-        "/{}/{}/capacity-provider-asg/{group}",
-        scope.region, scope.account
-    )
+    format!("/{}/{}/capacity-provider-asg/{group}", scope.region, scope.account)
 }
 
 /// The group an `autoScalingGroupArn` names: ECS accepts the group's ARN or its bare name, and both
 /// forms of one group must collide.
 fn asg_identity(reference: &str) -> &str {
-    reference
-        .rsplit_once("autoScalingGroupName/")
-        .map_or(reference, |(_, name)| name)
+    reference.rsplit_once("autoScalingGroupName/").map_or(reference, |(_, name)| name)
 }
 
 /// The Auto Scaling group of a provider, if it has one.
@@ -188,12 +170,7 @@ pub async fn check_usable(ctx: &Ctx, cluster: &str, names: &[String]) -> Result<
         if clusters.is_none() {
             clusters = Some(live_clusters(ctx).await?);
         }
-        check_unshared(
-            &ctx.scope,
-            clusters.as_deref().unwrap_or_default(),
-            name,
-            cluster,
-        )?;
+        check_unshared(&ctx.scope, clusters.as_deref().unwrap_or_default(), name, cluster)?;
     }
     Ok(())
 }
@@ -218,11 +195,7 @@ async fn usable_provider(ctx: &Ctx, reference: &str) -> Result<CapacityProvider,
 }
 
 /// A Managed Instances provider belongs to the cluster it was created for and no other.
-fn check_own_cluster(
-    provider: &CapacityProvider,
-    name: &str,
-    cluster: &str,
-) -> Result<(), EcsError> {
+fn check_own_cluster(provider: &CapacityProvider, name: &str, cluster: &str) -> Result<(), EcsError> {
     if provider.cluster.as_deref() == Some(cluster) {
         return Ok(());
     }
@@ -233,12 +206,7 @@ fn check_own_cluster(
 }
 
 /// An Auto Scaling group provider may serve one cluster only.
-fn check_unshared(
-    scope: &Scope,
-    clusters: &[Cluster],
-    name: &str,
-    cluster: &str,
-) -> Result<(), EcsError> {
+fn check_unshared(scope: &Scope, clusters: &[Cluster], name: &str, cluster: &str) -> Result<(), EcsError> {
     let other = clusters
         .iter()
         .find(|other| other.cluster_name.as_deref() != Some(cluster) && lists(scope, other, name));
@@ -270,10 +238,7 @@ mod tests {
     fn references_resolve_to_names_of_this_scope_only() {
         let scope = Scope::new("us-east-1", "000000000000");
         assert_eq!(reference_name(&scope, "cp").as_deref(), Some("cp"));
-        assert_eq!(
-            reference_name(&scope, &scope.capacity_provider_arn("cp")).as_deref(),
-            Some("cp")
-        );
+        assert_eq!(reference_name(&scope, &scope.capacity_provider_arn("cp")).as_deref(), Some("cp"));
         let other = Scope::new("eu-west-1", "000000000000").capacity_provider_arn("cp");
         assert_eq!(reference_name(&scope, &other), None);
         assert_eq!(reference_name(&scope, &scope.cluster_arn("cp")), None);
@@ -282,11 +247,8 @@ mod tests {
 
     #[test]
     fn a_managed_instances_provider_is_changed_from_its_own_cluster() {
-        let provider = CapacityProvider {
-            name: Some("mi".into()),
-            cluster: Some("prod".into()),
-            ..Default::default()
-        };
+        let provider =
+            CapacityProvider { name: Some("mi".into()), cluster: Some("prod".into()), ..Default::default() };
         assert!(check_cluster_param(&provider, Some("prod")).is_ok());
         assert!(check_cluster_param(&provider, None).is_ok());
         assert!(check_cluster_param(&provider, Some("dev")).is_err());

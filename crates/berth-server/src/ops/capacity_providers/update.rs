@@ -7,9 +7,7 @@
 //! and an unknown provider is ECS's ClientException "does not exist".
 
 use berth_api::EcsError;
-use berth_api::model::{
-    CapacityProvider, UpdateCapacityProviderRequest, UpdateCapacityProviderResponse,
-};
+use berth_api::model::{CapacityProvider, UpdateCapacityProviderRequest, UpdateCapacityProviderResponse};
 
 use super::{
     ACTIVE, TYPE_MANAGED_INSTANCES, check_cluster_param, existing_cluster, is_built_in, not_found,
@@ -36,16 +34,13 @@ pub async fn handle(
     };
     let key = keys::capacity_provider(&ctx.scope, &name);
     let updated = records::update(&*ctx.store, &key, |current: Option<CapacityProvider>| {
-        let current = current
-            .filter(|provider| provider.status.as_deref() == Some(ACTIVE))
-            .ok_or_else(not_found)?;
+        let current =
+            current.filter(|provider| provider.status.as_deref() == Some(ACTIVE)).ok_or_else(not_found)?;
         check_cluster_param(&current, cluster.as_deref())?;
         apply(current, &input)
     })
     .await?;
-    Ok(UpdateCapacityProviderResponse {
-        capacity_provider: Some(updated),
-    })
+    Ok(UpdateCapacityProviderResponse { capacity_provider: Some(updated) })
 }
 
 /// The provider with the update applied, or the error that leaves it unchanged.
@@ -54,32 +49,19 @@ fn apply(
     input: &UpdateCapacityProviderRequest,
 ) -> Result<CapacityProvider, EcsError> {
     let managed_instances = provider.r#type.as_deref() == Some(TYPE_MANAGED_INSTANCES);
-    match (
-        &input.auto_scaling_group_provider,
-        &input.managed_instances_provider,
-    ) {
+    match (&input.auto_scaling_group_provider, &input.managed_instances_provider) {
         (Some(update), None) if !managed_instances => {
-            let current = provider
-                .auto_scaling_group_provider
-                .clone()
-                .unwrap_or_default();
-            provider.auto_scaling_group_provider =
-                Some(validate::updated_asg_provider(&current, update)?);
+            let current = provider.auto_scaling_group_provider.clone().unwrap_or_default();
+            provider.auto_scaling_group_provider = Some(validate::updated_asg_provider(&current, update)?);
         }
         (None, Some(update)) if managed_instances => {
-            let current = provider
-                .managed_instances_provider
-                .clone()
-                .unwrap_or_default();
+            let current = provider.managed_instances_provider.clone().unwrap_or_default();
             provider.managed_instances_provider =
                 Some(validate::updated_managed_instances(&current, update)?);
         }
         _ => {
-            let member = if managed_instances {
-                "managedInstancesProvider"
-            } else {
-                "autoScalingGroupProvider"
-            };
+            let member =
+                if managed_instances { "managedInstancesProvider" } else { "autoScalingGroupProvider" };
             return Err(EcsError::invalid_parameter(format!(
                 "Updating capacity provider {} takes {member}, and only that.",
                 provider.name.as_deref().unwrap_or_default()

@@ -7,9 +7,8 @@
 //! and the developer guide (managed draining on for new providers).
 
 use berth_api::model::{
-    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate,
-    CreateManagedInstancesProviderConfiguration, InstanceLaunchTemplate,
-    InstanceLaunchTemplateUpdate, ManagedInstancesProvider, ManagedScaling,
+    AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CreateManagedInstancesProviderConfiguration,
+    InstanceLaunchTemplate, InstanceLaunchTemplateUpdate, ManagedInstancesProvider, ManagedScaling,
     UpdateManagedInstancesProviderConfiguration, enums,
 };
 use berth_api::{EcsError, names};
@@ -24,9 +23,7 @@ const RESERVED_PREFIXES: [&str; 3] = ["aws", "ecs", "fargate"];
 pub(super) fn check_name(name: &str) -> Result<(), EcsError> {
     let lower = name.to_ascii_lowercase();
     if names::is_simple_name(name, MAX_NAME)
-        && !RESERVED_PREFIXES
-            .iter()
-            .any(|prefix| lower.starts_with(prefix))
+        && !RESERVED_PREFIXES.iter().any(|prefix| lower.starts_with(prefix))
     {
         return Ok(());
     }
@@ -51,9 +48,7 @@ fn in_range(member: &str, value: i32, min: i32, max: i32) -> Result<(), EcsError
     if (min..=max).contains(&value) {
         return Ok(());
     }
-    Err(EcsError::invalid_parameter(format!(
-        "{member} must be between {min} and {max}; got {value}."
-    )))
+    Err(EcsError::invalid_parameter(format!("{member} must be between {min} and {max}; got {value}.")))
 }
 
 /// The managed scaling of a provider that was given none.
@@ -69,22 +64,15 @@ fn default_scaling() -> ManagedScaling {
 
 /// `base` with every member `given` sets replaced, checked as a whole (the step sizes are checked
 /// against each other after merging, since an update may set only one of them).
-fn merge_scaling(
-    base: ManagedScaling,
-    given: Option<&ManagedScaling>,
-) -> Result<ManagedScaling, EcsError> {
+fn merge_scaling(base: ManagedScaling, given: Option<&ManagedScaling>) -> Result<ManagedScaling, EcsError> {
     let Some(given) = given else {
         return Ok(base);
     };
     let merged = ManagedScaling {
         status: given.status.clone().or(base.status),
         target_capacity: given.target_capacity.or(base.target_capacity),
-        minimum_scaling_step_size: given
-            .minimum_scaling_step_size
-            .or(base.minimum_scaling_step_size),
-        maximum_scaling_step_size: given
-            .maximum_scaling_step_size
-            .or(base.maximum_scaling_step_size),
+        minimum_scaling_step_size: given.minimum_scaling_step_size.or(base.minimum_scaling_step_size),
+        maximum_scaling_step_size: given.maximum_scaling_step_size.or(base.maximum_scaling_step_size),
         instance_warmup_period: given.instance_warmup_period.or(base.instance_warmup_period),
     };
     check_scaling(&merged)?;
@@ -93,20 +81,11 @@ fn merge_scaling(
 
 fn check_scaling(scaling: &ManagedScaling) -> Result<(), EcsError> {
     if let Some(status) = &scaling.status {
-        one_of(
-            "managedScaling.status",
-            status,
-            enums::MANAGED_SCALING_STATUS,
-        )?;
+        one_of("managedScaling.status", status, enums::MANAGED_SCALING_STATUS)?;
     }
     let min = scaling.minimum_scaling_step_size.unwrap_or(1);
     let max = scaling.maximum_scaling_step_size.unwrap_or(10_000);
-    in_range(
-        "managedScaling.targetCapacity",
-        scaling.target_capacity.unwrap_or(100),
-        1,
-        100,
-    )?;
+    in_range("managedScaling.targetCapacity", scaling.target_capacity.unwrap_or(100), 1, 100)?;
     in_range("managedScaling.minimumScalingStepSize", min, 1, 10_000)?;
     in_range("managedScaling.maximumScalingStepSize", max, 1, 10_000)?;
     in_range(
@@ -123,16 +102,9 @@ fn check_scaling(scaling: &ManagedScaling) -> Result<(), EcsError> {
     Ok(())
 }
 
-fn check_protection_and_draining(
-    protection: Option<&str>,
-    draining: Option<&str>,
-) -> Result<(), EcsError> {
+fn check_protection_and_draining(protection: Option<&str>, draining: Option<&str>) -> Result<(), EcsError> {
     if let Some(protection) = protection {
-        one_of(
-            "managedTerminationProtection",
-            protection,
-            enums::MANAGED_TERMINATION_PROTECTION,
-        )?;
+        one_of("managedTerminationProtection", protection, enums::MANAGED_TERMINATION_PROTECTION)?;
     }
     if let Some(draining) = draining {
         one_of("managedDraining", draining, enums::MANAGED_DRAINING)?;
@@ -156,22 +128,11 @@ pub(super) fn new_asg_provider(
     )?;
     Ok(AutoScalingGroupProvider {
         auto_scaling_group_arn: Some(group.to_string()),
-        managed_scaling: Some(merge_scaling(
-            default_scaling(),
-            given.managed_scaling.as_ref(),
-        )?),
+        managed_scaling: Some(merge_scaling(default_scaling(), given.managed_scaling.as_ref())?),
         managed_termination_protection: Some(
-            given
-                .managed_termination_protection
-                .clone()
-                .unwrap_or_else(|| "DISABLED".into()),
+            given.managed_termination_protection.clone().unwrap_or_else(|| "DISABLED".into()),
         ),
-        managed_draining: Some(
-            given
-                .managed_draining
-                .clone()
-                .unwrap_or_else(|| "ENABLED".into()),
-        ),
+        managed_draining: Some(given.managed_draining.clone().unwrap_or_else(|| "ENABLED".into())),
     })
 }
 
@@ -185,10 +146,7 @@ pub(super) fn updated_asg_provider(
         update.managed_termination_protection.as_deref(),
         update.managed_draining.as_deref(),
     )?;
-    let base = current
-        .managed_scaling
-        .clone()
-        .unwrap_or_else(default_scaling);
+    let base = current.managed_scaling.clone().unwrap_or_else(default_scaling);
     Ok(AutoScalingGroupProvider {
         auto_scaling_group_arn: current.auto_scaling_group_arn.clone(),
         managed_scaling: Some(merge_scaling(base, update.managed_scaling.as_ref())?),
@@ -196,19 +154,14 @@ pub(super) fn updated_asg_provider(
             .managed_termination_protection
             .clone()
             .or_else(|| current.managed_termination_protection.clone()),
-        managed_draining: update
-            .managed_draining
-            .clone()
-            .or_else(|| current.managed_draining.clone()),
+        managed_draining: update.managed_draining.clone().or_else(|| current.managed_draining.clone()),
     })
 }
 
 fn required_text(value: Option<&str>, member: &str) -> Result<String, EcsError> {
     match value.map(str::trim) {
         Some(text) if !text.is_empty() => Ok(text.to_string()),
-        _ => Err(EcsError::invalid_parameter(format!(
-            "The {member} parameter is required."
-        ))),
+        _ => Err(EcsError::invalid_parameter(format!("The {member} parameter is required."))),
     }
 }
 
@@ -230,10 +183,7 @@ pub(super) fn new_managed_instances(
     check_template(template)?;
     check_managed_options(
         given.propagate_tags.as_deref(),
-        given
-            .auto_repair_configuration
-            .as_ref()
-            .and_then(|c| c.actions_status.as_deref()),
+        given.auto_repair_configuration.as_ref().and_then(|c| c.actions_status.as_deref()),
     )?;
     Ok(ManagedInstancesProvider {
         infrastructure_role_arn: Some(role),
@@ -249,59 +199,31 @@ fn check_template(template: &InstanceLaunchTemplate) -> Result<(), EcsError> {
         template.ec2_instance_profile_arn.as_deref(),
         "managedInstancesProvider.instanceLaunchTemplate.ec2InstanceProfileArn",
     )?;
-    let subnets = template
-        .network_configuration
-        .as_ref()
-        .and_then(|network| network.subnets.as_ref());
+    let subnets = template.network_configuration.as_ref().and_then(|network| network.subnets.as_ref());
     if subnets.is_none_or(Vec::is_empty) {
         return Err(EcsError::invalid_parameter(
             "The managedInstancesProvider.instanceLaunchTemplate.networkConfiguration parameter needs at least one subnet.",
         ));
     }
-    check_template_options(
-        template.monitoring.as_deref(),
-        template.capacity_option_type.as_deref(),
-    )
+    check_template_options(template.monitoring.as_deref(), template.capacity_option_type.as_deref())
 }
 
-fn check_template_options(
-    monitoring: Option<&str>,
-    capacity_option: Option<&str>,
-) -> Result<(), EcsError> {
+fn check_template_options(monitoring: Option<&str>, capacity_option: Option<&str>) -> Result<(), EcsError> {
     if let Some(monitoring) = monitoring {
-        one_of(
-            "instanceLaunchTemplate.monitoring",
-            monitoring,
-            enums::MANAGED_INSTANCES_MONITORING_OPTIONS,
-        )?;
+        one_of("instanceLaunchTemplate.monitoring", monitoring, enums::MANAGED_INSTANCES_MONITORING_OPTIONS)?;
     }
     if let Some(option) = capacity_option {
-        one_of(
-            "instanceLaunchTemplate.capacityOptionType",
-            option,
-            enums::CAPACITY_OPTION_TYPE,
-        )?;
+        one_of("instanceLaunchTemplate.capacityOptionType", option, enums::CAPACITY_OPTION_TYPE)?;
     }
     Ok(())
 }
 
-fn check_managed_options(
-    propagate: Option<&str>,
-    auto_repair: Option<&str>,
-) -> Result<(), EcsError> {
+fn check_managed_options(propagate: Option<&str>, auto_repair: Option<&str>) -> Result<(), EcsError> {
     if let Some(propagate) = propagate {
-        one_of(
-            "managedInstancesProvider.propagateTags",
-            propagate,
-            enums::PROPAGATE_MI_TAGS,
-        )?;
+        one_of("managedInstancesProvider.propagateTags", propagate, enums::PROPAGATE_MI_TAGS)?;
     }
     if let Some(status) = auto_repair {
-        one_of(
-            "autoRepairConfiguration.actionsStatus",
-            status,
-            enums::AUTO_REPAIR_ACTIONS_STATUS,
-        )?;
+        one_of("autoRepairConfiguration.actionsStatus", status, enums::AUTO_REPAIR_ACTIONS_STATUS)?;
     }
     Ok(())
 }
@@ -314,16 +236,12 @@ pub(super) fn updated_managed_instances(
 ) -> Result<ManagedInstancesProvider, EcsError> {
     check_managed_options(
         update.propagate_tags.as_deref(),
-        update
-            .auto_repair_configuration
-            .as_ref()
-            .and_then(|c| c.actions_status.as_deref()),
+        update.auto_repair_configuration.as_ref().and_then(|c| c.actions_status.as_deref()),
     )?;
     let template = match &update.instance_launch_template {
-        Some(change) => Some(updated_template(
-            current.instance_launch_template.clone().unwrap_or_default(),
-            change,
-        )?),
+        Some(change) => {
+            Some(updated_template(current.instance_launch_template.clone().unwrap_or_default(), change)?)
+        }
         None => current.instance_launch_template.clone(),
     };
     Ok(ManagedInstancesProvider {
@@ -332,10 +250,7 @@ pub(super) fn updated_managed_instances(
             .clone()
             .or_else(|| current.infrastructure_role_arn.clone()),
         instance_launch_template: template,
-        propagate_tags: update
-            .propagate_tags
-            .clone()
-            .or_else(|| current.propagate_tags.clone()),
+        propagate_tags: update.propagate_tags.clone().or_else(|| current.propagate_tags.clone()),
         infrastructure_optimization: update
             .infrastructure_optimization
             .clone()
@@ -356,14 +271,8 @@ fn updated_template(
             .ec2_instance_profile_arn
             .clone()
             .or(current.ec2_instance_profile_arn),
-        network_configuration: change
-            .network_configuration
-            .clone()
-            .or(current.network_configuration),
-        storage_configuration: change
-            .storage_configuration
-            .clone()
-            .or(current.storage_configuration),
+        network_configuration: change.network_configuration.clone().or(current.network_configuration),
+        storage_configuration: change.storage_configuration.clone().or(current.storage_configuration),
         local_storage_configuration: change
             .local_storage_configuration
             .clone()
@@ -372,14 +281,8 @@ fn updated_template(
         instance_metadata_tags_propagation: change
             .instance_metadata_tags_propagation
             .or(current.instance_metadata_tags_propagation),
-        instance_requirements: change
-            .instance_requirements
-            .clone()
-            .or(current.instance_requirements),
-        capacity_reservations: change
-            .capacity_reservations
-            .clone()
-            .or(current.capacity_reservations),
+        instance_requirements: change.instance_requirements.clone().or(current.instance_requirements),
+        capacity_reservations: change.capacity_reservations.clone().or(current.capacity_reservations),
         ..current
     };
     check_template(&merged)?;
@@ -394,32 +297,19 @@ mod tests {
     fn names_follow_the_ecs_rule() {
         assert!(check_name("web-asg_1").is_ok());
         assert!(check_name(&"a".repeat(255)).is_ok());
-        for bad in [
-            "",
-            "has space",
-            "dot.ted",
-            "AWSthing",
-            "ecs-x",
-            "Fargate2",
-            "FARGATE",
-            &"a".repeat(256),
-        ] {
+        for bad in ["", "has space", "dot.ted", "AWSthing", "ecs-x", "Fargate2", "FARGATE", &"a".repeat(256)]
+        {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn defaults_are_filled_and_bounds_enforced() {
-        let given = AutoScalingGroupProvider {
-            auto_scaling_group_arn: Some("asg".into()),
-            ..Default::default()
-        };
+        let given =
+            AutoScalingGroupProvider { auto_scaling_group_arn: Some("asg".into()), ..Default::default() };
         let filled = new_asg_provider(&given).expect("valid");
         assert_eq!(filled.managed_scaling, Some(default_scaling()));
-        assert_eq!(
-            filled.managed_termination_protection.as_deref(),
-            Some("DISABLED")
-        );
+        assert_eq!(filled.managed_termination_protection.as_deref(), Some("DISABLED"));
         assert_eq!(filled.managed_draining.as_deref(), Some("ENABLED"));
         let steps = ManagedScaling {
             minimum_scaling_step_size: Some(5),
@@ -427,10 +317,7 @@ mod tests {
             ..Default::default()
         };
         assert!(merge_scaling(default_scaling(), Some(&steps)).is_err());
-        let warmup = ManagedScaling {
-            instance_warmup_period: Some(0),
-            ..Default::default()
-        };
+        let warmup = ManagedScaling { instance_warmup_period: Some(0), ..Default::default() };
         assert!(merge_scaling(default_scaling(), Some(&warmup)).is_ok());
     }
 }
