@@ -69,7 +69,9 @@ fn value_and_principal(setting: &Setting) -> (&str, &str) {
 #[tokio::test]
 async fn ecs_defaults_apply_until_something_is_set() {
     let server = start().await;
+    // The first page holds 10 of the 11 settings: that is the default page size.
     let out = server.client.list_account_settings().effective_settings(true).send().await.expect("list");
+    assert!(out.next_token().is_some());
     let first: Vec<_> = out
         .settings()
         .iter()

@@ -561,6 +561,8 @@ async fn check_usable_enforces_what_clusters_may_use() {
     let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(check_usable(&ctx, "prod", &names(&["FARGATE", "FARGATE_SPOT", "mine"])).await.is_ok());
     assert!(check_usable(&ctx, "other", &names(&["theirs"])).await.is_ok());
+    let by_arn = [scope().capacity_provider_arn("FARGATE"), scope().capacity_provider_arn("mine")];
+    assert!(check_usable(&ctx, "prod", &by_arn).await.is_ok());
     for refused in ["theirs", "nope"] {
         let err = check_usable(&ctx, "prod", &names(&[refused])).await.expect_err(refused);
         assert_eq!(err.code, berth_api::ErrorCode::InvalidParameterException);

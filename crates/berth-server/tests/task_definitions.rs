@@ -51,8 +51,9 @@ async fn wire(endpoint: &str, operation: &str, body: &Value) -> (u16, Value) {
     if head.lines().any(|line| line.starts_with("transfer-encoding:") && line.contains("chunked")) {
         body = dechunk(&body);
     }
-    let json = serde_json::from_slice(&body)
-        .unwrap_or_else(|err| panic!("{operation} answered a body that is not JSON ({err}): {}", String::from_utf8_lossy(&body)));
+    let json = serde_json::from_slice(&body).unwrap_or_else(|err| {
+        panic!("{operation} answered a body that is not JSON ({err}): {}", String::from_utf8_lossy(&body))
+    });
     (status, json)
 }
 
@@ -62,7 +63,8 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
     loop {
         let line_end = rest.windows(2).position(|w| w == b"\r\n").expect("a chunk size line");
         let size_text = String::from_utf8_lossy(&rest[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).expect("a hex chunk size");
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .expect("a hex chunk size");
         rest = &rest[line_end + 2..];
         if size == 0 {
             return out;
@@ -116,7 +118,12 @@ fn model_shapes() -> Value {
 
 /// The members of a structure shape of the model, in model order.
 fn members(shapes: &Value, shape: &str) -> Vec<String> {
-    shapes[shape]["members"].as_object().unwrap_or_else(|| panic!("{shape} is a structure")).keys().cloned().collect()
+    shapes[shape]["members"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{shape} is a structure"))
+        .keys()
+        .cloned()
+        .collect()
 }
 
 /// The structure shapes reachable from `root` through members, lists and maps.
@@ -126,11 +133,9 @@ fn reachable_structures(shapes: &Value, root: &str) -> BTreeSet<String> {
     while let Some(name) = pending.pop() {
         let shape = &shapes[&name];
         match shape["type"].as_str() {
-            Some("structure") => {
-                if found.insert(name.clone()) {
-                    for member in shape["members"].as_object().expect("members").values() {
-                        pending.push(member["shape"].as_str().expect("member shape").to_string());
-                    }
+            Some("structure") if found.insert(name.clone()) => {
+                for member in shape["members"].as_object().expect("members").values() {
+                    pending.push(member["shape"].as_str().expect("member shape").to_string());
                 }
             }
             Some("list") => pending.push(shape["member"]["shape"].as_str().expect("list member").to_string()),
@@ -177,7 +182,14 @@ fn walk_shape(
                 match definition["members"][key]["shape"].as_str() {
                     Some(member_shape) => {
                         used.insert((shape.to_string(), key.clone()));
-                        walk_shape(shapes, member_shape, member_value, &format!("{path}.{key}"), used, problems);
+                        walk_shape(
+                            shapes,
+                            member_shape,
+                            member_value,
+                            &format!("{path}.{key}"),
+                            used,
+                            problems,
+                        );
                     }
                     None => problems.push(format!("{path}.{key}: {shape} has no member '{key}'")),
                 }
@@ -221,7 +233,8 @@ fn the_fixtures_together_use_every_member_of_the_request_shapes() {
     for shape in ["RegisterTaskDefinitionRequest", "ContainerDefinition"] {
         let all = members(&shapes, shape);
         assert!(all.len() > 15, "{shape} has {} members in the model", all.len());
-        let missing: Vec<&String> = all.iter().filter(|m| !used.contains(&(shape.to_string(), (*m).clone()))).collect();
+        let missing: Vec<&String> =
+            all.iter().filter(|m| !used.contains(&(shape.to_string(), (*m).clone()))).collect();
         assert!(missing.is_empty(), "no fixture uses {shape} members {missing:?}");
     }
     // And every nested structure a register request can hold.
@@ -267,7 +280,13 @@ struct Expect<'a> {
 
 /// Checks a member the description has and the fixture does not: the server fills these, and
 /// nothing else.
-fn server_filled(level: Level, key: &str, found: &Value, fixture: &serde_json::Map<String, Value>, expect: &Expect) -> Result<(), String> {
+fn server_filled(
+    level: Level,
+    key: &str,
+    found: &Value,
+    fixture: &serde_json::Map<String, Value>,
+    expect: &Expect,
+) -> Result<(), String> {
     let ok = match (level, key) {
         (Level::Task, "taskDefinitionArn") => {
             *found == json!(format!("{ACCOUNT_ARN_PREFIX}{}:{}", expect.family, expect.revision))
@@ -275,22 +294,31 @@ fn server_filled(level: Level, key: &str, found: &Value, fixture: &serde_json::M
         (Level::Task, "revision") => found.as_i64() == Some(expect.revision),
         (Level::Task, "status") => *found == json!(expect.status),
         (Level::Task, "compatibilities") => {
-            let listed: Vec<&str> = found.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            let required: Vec<&str> =
-                fixture.get("requiresCompatibilities").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+            let listed: Vec<&str> =
+                found.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let required: Vec<&str> = fixture
+                .get("requiresCompatibilities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             listed.contains(&"EC2") && required.iter().all(|r| listed.contains(r))
         }
         (Level::Task, "requiresAttributes") => found.is_array(),
         // Epoch seconds, as the JSON 1.1 protocol sends timestamps (not milliseconds).
-        (Level::Task, "registeredAt" | "deregisteredAt") => found.as_f64().is_some_and(|t| t > 1.6e9 && t < 1e11),
+        (Level::Task, "registeredAt" | "deregisteredAt") => {
+            found.as_f64().is_some_and(|t| t > 1.6e9 && t < 1e11)
+        }
         (Level::Task, "registeredBy") => found.as_str().is_some_and(|s| s.starts_with("arn:aws:iam::")),
         (Level::Task, "volumes" | "placementConstraints") => *found == json!([]),
-        (Level::Container, "cpu") => *found == json!(1),
+        (Level::Container, "cpu") => *found == json!(0),
         (Level::Container, "essential") => *found == json!(true),
-        (Level::Container, "portMappings" | "environment" | "mountPoints" | "volumesFrom" | "systemControls") => {
-            *found == json!([])
-        }
-        (Level::PortMapping, "protocol") => *found == json!("udp"),
+        (
+            Level::Container,
+            "portMappings" | "environment" | "mountPoints" | "volumesFrom" | "systemControls",
+        ) => *found == json!([]),
+        (Level::PortMapping, "protocol") => *found == json!("tcp"),
         (Level::PortMapping, "hostPort") => {
             matches!(expect.network_mode, "host" | "awsvpc")
                 && !fixture.contains_key("containerPortRange")
@@ -298,7 +326,11 @@ fn server_filled(level: Level, key: &str, found: &Value, fixture: &serde_json::M
         }
         _ => return Err(format!("{found} is neither in the fixture nor a member the server fills")),
     };
-    if ok { Ok(()) } else { Err(format!("the server filled in {found}, which is not the documented default")) }
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("the server filled in {found}, which is not the documented default"))
+    }
 }
 
 /// Compares a described value with the fixture value it came from: every fixture member must be
@@ -313,7 +345,8 @@ fn compare(path: &str, level: Level, want: &Value, got: &Value, expect: &Expect,
                 let child = format!("{path}.{key}");
                 match got.get(key) {
                     Some(found) => compare(&child, child_level(level, key), value, found, expect, problems),
-                    None => problems.push(format!("{child}: {value} was registered but is missing from the description")),
+                    None => problems
+                        .push(format!("{child}: {value} was registered but is missing from the description")),
                 }
             }
             for (key, found) in got.iter().filter(|(key, _)| !want.contains_key(*key)) {
@@ -350,7 +383,8 @@ fn compare_answer(label: &str, fixture: &Value, answer: &Value, expect: &Expect,
     let before = problems.len();
     match answer.as_object() {
         Some(members) => {
-            let extra: Vec<&String> = members.keys().filter(|k| *k != "taskDefinition" && *k != "tags").collect();
+            let extra: Vec<&String> =
+                members.keys().filter(|k| *k != "taskDefinition" && *k != "tags").collect();
             if !extra.is_empty() {
                 problems.push(format!("{label}: unexpected members {extra:?} in the answer"));
             }
@@ -432,16 +466,33 @@ fn check_typed(fixture: &Value, td: &TaskDefinition, tags: &[Tag], problems: &mu
     let containers = fixture["containerDefinitions"].as_array().cloned().unwrap_or_default();
     let names: Vec<Option<&str>> = containers.iter().map(|c| str_at(c, "name")).collect();
     let images: Vec<Option<&str>> = containers.iter().map(|c| str_at(c, "image")).collect();
-    check("container names", td.container_definitions().iter().map(|c| c.name()).collect::<Vec<_>>() == names);
-    check("container images", td.container_definitions().iter().map(|c| c.image()).collect::<Vec<_>>() == images);
+    check(
+        "container names",
+        td.container_definitions().iter().map(|c| c.name()).collect::<Vec<_>>() == names,
+    );
+    check(
+        "container images",
+        td.container_definitions().iter().map(|c| c.image()).collect::<Vec<_>>() == images,
+    );
     let volumes: Vec<Option<&str>> =
         fixture["volumes"].as_array().into_iter().flatten().map(|v| str_at(v, "name")).collect();
     check("volume names", td.volumes().iter().map(|v| v.name()).collect::<Vec<_>>() == volumes);
-    let required: Vec<&str> =
-        fixture["requiresCompatibilities"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    check("requiresCompatibilities", td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>() == required);
-    let wanted_tags: Vec<(Option<&str>, Option<&str>)> =
-        fixture["tags"].as_array().into_iter().flatten().map(|t| (str_at(t, "key"), str_at(t, "value"))).collect();
+    let required: Vec<&str> = fixture["requiresCompatibilities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    check(
+        "requiresCompatibilities",
+        td.requires_compatibilities().iter().map(|c| c.as_str()).collect::<Vec<_>>() == required,
+    );
+    let wanted_tags: Vec<(Option<&str>, Option<&str>)> = fixture["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| (str_at(t, "key"), str_at(t, "value")))
+        .collect();
     check("tags", tags.iter().map(|t| (t.key(), t.value())).collect::<Vec<_>>() == wanted_tags);
     let container = |name: &str| td.container_definitions().iter().find(|c| c.name() == Some(name));
 
@@ -452,21 +503,35 @@ fn check_typed(fixture: &Value, td: &TaskDefinition, tags: &[Tag], problems: &mu
             check("healthCheck.interval", health.and_then(|h| h.interval()) == Some(15));
             check("healthCheck.startPeriod", health.and_then(|h| h.start_period()) == Some(60));
             check("secrets", api.map(|c| c.secrets().len()) == Some(2));
-            check("portMappings.appProtocol", api.and_then(|c| c.port_mappings()[0].app_protocol()).map(|p| p.as_str()) == Some("http"));
+            check(
+                "portMappings.appProtocol",
+                api.and_then(|c| c.port_mappings()[0].app_protocol()).map(|p| p.as_str()) == Some("http"),
+            );
             check("portMappings.hostPort", api.and_then(|c| c.port_mappings()[0].host_port()) == Some(8080));
             check("ephemeralStorage", td.ephemeral_storage().map(|e| e.size_in_gib()) == Some(40));
             check("enableFaultInjection", td.enable_fault_injection() == Some(true));
             check("readonlyRootFilesystem", api.and_then(|c| c.readonly_root_filesystem()) == Some(true));
-            check("environmentFiles", api.map(|c| c.environment_files()[0].value()) == Some("arn:aws:s3:::acme-config-prod/orders-api/common.env"));
+            check(
+                "environmentFiles",
+                api.map(|c| c.environment_files()[0].value())
+                    == Some("arn:aws:s3:::acme-config-prod/orders-api/common.env"),
+            );
             check("compatibilities", td.compatibilities().iter().any(|c| c.as_str() == "FARGATE"));
         }
         "llm-finetune" => {
             let trainer = container("trainer");
             let gpu = trainer.map(|c| &c.resource_requirements()[0]);
             check("GPU requirement", gpu.map(|r| (r.r#type().as_str(), r.value())) == Some(("GPU", "8")));
-            check("hostPort filled in host mode", trainer.and_then(|c| c.port_mappings()[0].host_port()) == Some(29500));
+            check(
+                "hostPort filled in host mode",
+                trainer.and_then(|c| c.port_mappings()[0].host_port()) == Some(29500),
+            );
             check("ulimit memlock", trainer.map(|c| c.ulimits()[0].soft_limit()) == Some(-1));
-            check("sharedMemorySize", trainer.and_then(|c| c.linux_parameters()).and_then(|l| l.shared_memory_size()) == Some(65536));
+            check(
+                "sharedMemorySize",
+                trainer.and_then(|c| c.linux_parameters()).and_then(|l| l.shared_memory_size())
+                    == Some(65536),
+            );
         }
         "embeddings-inference" => {
             let mps = container("embedder")
@@ -478,28 +543,46 @@ fn check_typed(fixture: &Value, td: &TaskDefinition, tags: &[Tag], problems: &mu
         "marketing-wordpress" => {
             let efs = td.volumes()[0].efs_volume_configuration();
             check("efs fileSystemId", efs.map(|e| e.file_system_id()) == Some("fs-0a1b2c3d4e5f67890"));
-            check("efs transitEncryption", efs.and_then(|e| e.transit_encryption()).map(|t| t.as_str()) == Some("ENABLED"));
+            check(
+                "efs transitEncryption",
+                efs.and_then(|e| e.transit_encryption()).map(|t| t.as_str()) == Some("ENABLED"),
+            );
             check("efs transitEncryptionPort", efs.and_then(|e| e.transit_encryption_port()) == Some(2999));
             let auth = efs.and_then(|e| e.authorization_config());
-            check("efs accessPointId", auth.and_then(|a| a.access_point_id()) == Some("fsap-0123456789abcdef0"));
+            check(
+                "efs accessPointId",
+                auth.and_then(|a| a.access_point_id()) == Some("fsap-0123456789abcdef0"),
+            );
             check("efs iam", auth.and_then(|a| a.iam()).map(|i| i.as_str()) == Some("ENABLED"));
         }
         "intranet-iis" => {
             let fsx = td.volumes()[0].fsx_windows_file_server_volume_configuration();
-            check("fsx domain", fsx.and_then(|f| f.authorization_config()).map(|a| a.domain()) == Some("corp.acme.example"));
+            check(
+                "fsx domain",
+                fsx.and_then(|f| f.authorization_config()).map(|a| a.domain()) == Some("corp.acme.example"),
+            );
             check("credentialSpecs", container("iis").map(|c| c.credential_specs().len()) == Some(1));
             check(
                 "runtimePlatform",
-                td.runtime_platform().and_then(|p| p.operating_system_family()).map(|f| f.as_str()) == Some("WINDOWS_SERVER_2022_FULL"),
+                td.runtime_platform().and_then(|p| p.operating_system_family()).map(|f| f.as_str())
+                    == Some("WINDOWS_SERVER_2022_FULL"),
             );
         }
         "analytics-postgres" => {
             let docker = td.volumes()[0].docker_volume_configuration();
             check("docker scope", docker.and_then(|d| d.scope()).map(|s| s.as_str()) == Some("shared"));
             check("docker autoprovision", docker.and_then(|d| d.autoprovision()) == Some(true));
-            check("docker driverOpts", docker.and_then(|d| d.driver_opts()).and_then(|o| o.get("iops")).map(String::as_str) == Some("6000"));
+            check(
+                "docker driverOpts",
+                docker.and_then(|d| d.driver_opts()).and_then(|o| o.get("iops")).map(String::as_str)
+                    == Some("6000"),
+            );
             check("docker labels", docker.and_then(|d| d.labels()).map(|l| l.len()) == Some(2));
-            check("host sourcePath", td.volumes()[1].host().and_then(|h| h.source_path()) == Some("/mnt/backups/analytics-postgres"));
+            check(
+                "host sourcePath",
+                td.volumes()[1].host().and_then(|h| h.source_path())
+                    == Some("/mnt/backups/analytics-postgres"),
+            );
         }
         "video-transcoder" => {
             let linux = container("transcoder").and_then(|c| c.linux_parameters());
@@ -507,15 +590,26 @@ fn check_typed(fixture: &Value, td: &TaskDefinition, tags: &[Tag], problems: &mu
             check("swappiness", linux.and_then(|l| l.swappiness()) == Some(10));
             check("maxSwap", linux.and_then(|l| l.max_swap()) == Some(4096));
             check("initProcessEnabled", linux.and_then(|l| l.init_process_enabled()) == Some(true));
-            check("capabilities", linux.and_then(|l| l.capabilities()).map(|k| k.add().to_vec()) == Some(vec!["SYS_NICE".to_string()]));
+            check(
+                "capabilities",
+                linux.and_then(|l| l.capabilities()).map(|k| k.add().to_vec())
+                    == Some(vec!["SYS_NICE".to_string()]),
+            );
             check("device permissions", linux.map(|l| l.devices()[0].permissions().len()) == Some(2));
         }
         "billing-service" => {
-            let conditions: Vec<ContainerCondition> =
-                container("app").map(|c| c.depends_on().iter().map(|d| d.condition().clone()).collect()).unwrap_or_default();
+            let conditions: Vec<ContainerCondition> = container("app")
+                .map(|c| c.depends_on().iter().map(|d| d.condition().clone()).collect())
+                .unwrap_or_default();
             check(
                 "dependsOn conditions",
-                conditions == [ContainerCondition::Complete, ContainerCondition::Success, ContainerCondition::Healthy, ContainerCondition::Start],
+                conditions
+                    == [
+                        ContainerCondition::Complete,
+                        ContainerCondition::Success,
+                        ContainerCondition::Healthy,
+                        ContainerCondition::Start,
+                    ],
             );
             check("essential false kept", container("migrate").and_then(|c| c.essential()) == Some(false));
             check("startTimeout", container("app").and_then(|c| c.start_timeout()) == Some(180));
@@ -535,16 +629,34 @@ fn check_typed(fixture: &Value, td: &TaskDefinition, tags: &[Tag], problems: &mu
             let sender = container("sender");
             let policy = sender.and_then(|c| c.restart_policy());
             check("restartPolicy.enabled", policy.map(|p| p.enabled()) == Some(true));
-            check("restartPolicy.ignoredExitCodes", policy.map(|p| p.ignored_exit_codes().to_vec()) == Some(vec![0, 143]));
-            check("restartPolicy.restartAttemptPeriod", policy.and_then(|p| p.restart_attempt_period()) == Some(120));
-            check("versionConsistency", sender.and_then(|c| c.version_consistency()).map(|v| v.as_str()) == Some("enabled"));
-            check("log secretOptions", sender.and_then(|c| c.log_configuration()).map(|l| l.secret_options().len()) == Some(1));
+            check(
+                "restartPolicy.ignoredExitCodes",
+                policy.map(|p| p.ignored_exit_codes().to_vec()) == Some(vec![0, 143]),
+            );
+            check(
+                "restartPolicy.restartAttemptPeriod",
+                policy.and_then(|p| p.restart_attempt_period()) == Some(120),
+            );
+            check(
+                "versionConsistency",
+                sender.and_then(|c| c.version_consistency()).map(|v| v.as_str()) == Some("enabled"),
+            );
+            check(
+                "log secretOptions",
+                sender.and_then(|c| c.log_configuration()).map(|l| l.secret_options().len()) == Some(1),
+            );
         }
         "ledger-writer" => check("configuredAtLaunch", td.volumes()[0].configured_at_launch() == Some(true)),
         "datalake-indexer" => {
             let s3 = td.volumes()[0].s3files_volume_configuration();
-            check("s3files accessPointArn", s3.and_then(|s| s.access_point_arn()).is_some_and(|a| a.ends_with("fsap-0fedcba9876543210")));
-            check("s3files transitEncryptionPort", s3.and_then(|s| s.transit_encryption_port()) == Some(20049));
+            check(
+                "s3files accessPointArn",
+                s3.and_then(|s| s.access_point_arn()).is_some_and(|a| a.ends_with("fsap-0fedcba9876543210")),
+            );
+            check(
+                "s3files transitEncryptionPort",
+                s3.and_then(|s| s.transit_encryption_port()) == Some(20049),
+            );
         }
         "checkout" => {
             let firelens = container("log_router").and_then(|c| c.firelens_configuration());
@@ -620,7 +732,8 @@ async fn task_size_in_vcpu_and_gb_is_described_in_units_and_mib() {
         .expect("register");
     let td = answer.task_definition().expect("task definition");
     assert_eq!((td.cpu(), td.memory()), (Some("512"), Some("1024")));
-    let described = server.client.describe_task_definition().task_definition("sized").send().await.expect("describe");
+    let described =
+        server.client.describe_task_definition().task_definition("sized").send().await.expect("describe");
     let td = described.task_definition().expect("task definition");
     assert_eq!((td.cpu(), td.memory()), (Some("512"), Some("1024")));
 }
@@ -631,7 +744,11 @@ async fn task_size_in_vcpu_and_gb_is_described_in_units_and_mib() {
 
 /// A small valid container.
 fn app(name: &str) -> ContainerDefinition {
-    ContainerDefinition::builder().name(name).image("public.ecr.aws/docker/library/busybox:1.36").memory(64).build()
+    ContainerDefinition::builder()
+        .name(name)
+        .image("public.ecr.aws/docker/library/busybox:1.36")
+        .memory(64)
+        .build()
 }
 
 async fn register(ecs: &aws_sdk_ecs::Client, family: &str) -> TaskDefinition {
@@ -702,6 +819,13 @@ async fn revisions_count_up_per_family_and_are_never_reused() {
         .expect("delete");
     assert_eq!(deleted.task_definitions().len(), 3, "failures: {:?}", deleted.failures());
     assert_eq!(register(ecs, "web").await.revision(), 5);
+
+    // Each region keeps its own families.
+    let ireland = common::client(&server.endpoint, "eu-west-1");
+    let elsewhere = register(&ireland, "web").await;
+    assert_eq!(elsewhere.revision(), 1);
+    assert_eq!(elsewhere.task_definition_arn(), Some("arn:aws:ecs:eu-west-1:000000000000:task-definition/web:1"));
+    assert_eq!(describe(ecs, "web").await.revision(), 5);
 }
 
 #[tokio::test]
@@ -718,19 +842,38 @@ async fn describe_accepts_family_family_revision_and_arn() {
     assert_eq!(by_arn.family(), Some("api"));
 
     deregister(ecs, "api:3").await;
-    assert_eq!(describe(ecs, "api").await.revision(), 2, "after deregistering the latest, the previous ACTIVE one");
+    assert_eq!(
+        describe(ecs, "api").await.revision(),
+        2,
+        "after deregistering the latest, the previous ACTIVE one"
+    );
     let inactive = describe(ecs, "api:3").await;
-    assert_eq!(inactive.status(), Some(&TaskDefinitionStatus::Inactive), "an INACTIVE revision still describes by number");
+    assert_eq!(
+        inactive.status(),
+        Some(&TaskDefinitionStatus::Inactive),
+        "an INACTIVE revision still describes by number"
+    );
     deregister(ecs, "api:1").await;
     assert_eq!(describe(ecs, "api").await.revision(), 2);
     deregister(ecs, "api:2").await;
     assert_refused!(server, "ClientException", ecs.describe_task_definition().task_definition("api").send());
 
-    for missing in ["nothing", "api:9", "nothing:1", &arn("nothing", 1)] {
-        assert_refused!(server, "ClientException", ecs.describe_task_definition().task_definition(missing).send());
+    let other_region = "arn:aws:ecs:eu-west-1:000000000000:task-definition/api:1";
+    for missing in ["nothing", "api:9", "nothing:1", &arn("nothing", 1), other_region] {
+        assert_refused!(
+            server,
+            "ClientException",
+            ecs.describe_task_definition().task_definition(missing).send()
+        );
     }
-    for malformed in ["api:0", "api:-1", "api:x", "bad name", "arn:aws:ecs:us-east-1:000000000000:cluster/api"] {
-        assert_refused!(server, "ClientException", ecs.describe_task_definition().task_definition(malformed).send());
+    for malformed in
+        ["api:0", "api:-1", "api:x", "bad name", "arn:aws:ecs:us-east-1:000000000000:cluster/api"]
+    {
+        assert_refused!(
+            server,
+            "ClientException",
+            ecs.describe_task_definition().task_definition(malformed).send()
+        );
     }
     assert_refused!(server, "InvalidParameterException", ecs.describe_task_definition().send());
 }
@@ -740,8 +883,16 @@ async fn deregister_needs_a_revision_and_marks_it_inactive() {
     let server = common::start().await;
     let ecs = &server.client;
     register(ecs, "batch").await;
-    assert_refused!(server, "ClientException", ecs.deregister_task_definition().task_definition("batch").send());
-    assert_refused!(server, "ClientException", ecs.deregister_task_definition().task_definition("batch:2").send());
+    assert_refused!(
+        server,
+        "ClientException",
+        ecs.deregister_task_definition().task_definition("batch").send()
+    );
+    assert_refused!(
+        server,
+        "ClientException",
+        ecs.deregister_task_definition().task_definition("batch:2").send()
+    );
     assert_refused!(server, "InvalidParameterException", ecs.deregister_task_definition().send());
 
     let td = deregister(ecs, &arn("batch", 1)).await;
@@ -761,7 +912,8 @@ async fn only_inactive_revisions_can_be_deleted() {
     register(ecs, "cron").await;
 
     let before = server.revision().await;
-    let refused = ecs.delete_task_definitions().task_definitions("cron:1").send().await.expect("delete answers");
+    let refused =
+        ecs.delete_task_definitions().task_definitions("cron:1").send().await.expect("delete answers");
     assert!(refused.task_definitions().is_empty());
     assert_eq!(refused.failures().len(), 1);
     assert_eq!(refused.failures()[0].arn(), Some("cron:1"));
@@ -786,10 +938,15 @@ async fn only_inactive_revisions_can_be_deleted() {
     let failed: Vec<Option<&str>> = deleted.failures().iter().map(|f| f.arn()).collect();
     assert_eq!(failed, [Some("cron:2"), Some("cron:7")], "an ACTIVE and a missing revision fail");
 
-    assert_refused!(server, "ClientException", ecs.describe_task_definition().task_definition("cron:1").send());
+    assert_refused!(
+        server,
+        "ClientException",
+        ecs.describe_task_definition().task_definition("cron:1").send()
+    );
     assert_eq!(describe(ecs, "cron").await.revision(), 2);
     assert_refused!(server, "InvalidParameterException", ecs.delete_task_definitions().send());
-    let eleven = (1..=11).fold(ecs.delete_task_definitions(), |call, r| call.task_definitions(format!("cron:{r}")));
+    let eleven =
+        (1..=11).fold(ecs.delete_task_definitions(), |call, r| call.task_definitions(format!("cron:{r}")));
     assert_refused!(server, "InvalidParameterException", eleven.send());
 }
 
@@ -818,7 +975,12 @@ async fn list_all(
         if let Some(size) = page {
             assert!(answer.task_definition_arns().len() <= size as usize, "a page holds at most maxResults");
         }
-        seen.extend(answer.task_definition_arns().iter().map(|a| a.trim_start_matches(ACCOUNT_ARN_PREFIX).to_string()));
+        seen.extend(
+            answer
+                .task_definition_arns()
+                .iter()
+                .map(|a| a.trim_start_matches(ACCOUNT_ARN_PREFIX).to_string()),
+        );
         pages += 1;
         assert!(pages < 100, "pagination does not end");
         match answer.next_token() {
@@ -840,28 +1002,59 @@ async fn list_task_definitions_filters_sorts_and_paginates() {
     deregister(ecs, "worker:2").await;
 
     let active = ["Alpha:1", "web:1", "web:3", "web-api:1", "web-api:2"];
-    assert_eq!(list_all(ecs, None, None, None, None).await, active, "ACTIVE by default, by family then revision");
-    assert_eq!(list_all(ecs, Some(TaskDefinitionStatus::Active), Some(SortOrder::Asc), None, None).await, active);
+    assert_eq!(
+        list_all(ecs, None, None, None, None).await,
+        active,
+        "ACTIVE by default, by family then revision"
+    );
+    assert_eq!(
+        list_all(ecs, Some(TaskDefinitionStatus::Active), Some(SortOrder::Asc), None, None).await,
+        active
+    );
     let mut descending = active.to_vec();
     descending.reverse();
     assert_eq!(list_all(ecs, None, Some(SortOrder::Desc), None, None).await, descending);
-    assert_eq!(list_all(ecs, Some(TaskDefinitionStatus::Inactive), None, None, None).await, ["web:2", "worker:1", "worker:2"]);
+    assert_eq!(
+        list_all(ecs, Some(TaskDefinitionStatus::Inactive), None, None, None).await,
+        ["web:2", "worker:1", "worker:2"]
+    );
 
-    assert_eq!(list_all(ecs, None, None, Some("web"), None).await, ["web:1", "web:3"], "familyPrefix names a whole family");
-    assert_eq!(list_all(ecs, None, Some(SortOrder::Desc), Some("web-api"), None).await, ["web-api:2", "web-api:1"]);
+    assert_eq!(
+        list_all(ecs, None, None, Some("web"), None).await,
+        ["web:1", "web:3"],
+        "familyPrefix names a whole family"
+    );
+    assert_eq!(
+        list_all(ecs, None, Some(SortOrder::Desc), Some("web-api"), None).await,
+        ["web-api:2", "web-api:1"]
+    );
     assert!(list_all(ecs, None, None, Some("we"), None).await.is_empty());
-    assert_eq!(list_all(ecs, Some(TaskDefinitionStatus::Inactive), None, Some("worker"), None).await, ["worker:1", "worker:2"]);
+    assert_eq!(
+        list_all(ecs, Some(TaskDefinitionStatus::Inactive), None, Some("worker"), None).await,
+        ["worker:1", "worker:2"]
+    );
 
     for size in 1..=6 {
         assert_eq!(list_all(ecs, None, None, None, Some(size)).await, active, "ASC in pages of {size}");
-        assert_eq!(list_all(ecs, None, Some(SortOrder::Desc), None, Some(size)).await, descending, "DESC in pages of {size}");
+        assert_eq!(
+            list_all(ecs, None, Some(SortOrder::Desc), None, Some(size)).await,
+            descending,
+            "DESC in pages of {size}"
+        );
     }
-    assert_eq!(list_all(ecs, Some(TaskDefinitionStatus::Inactive), Some(SortOrder::Desc), None, Some(2)).await, ["worker:2", "worker:1", "web:2"]);
+    assert_eq!(
+        list_all(ecs, Some(TaskDefinitionStatus::Inactive), Some(SortOrder::Desc), None, Some(2)).await,
+        ["worker:2", "worker:1", "web:2"]
+    );
 
     let first = ecs.list_task_definitions().max_results(2).send().await.expect("list");
     let token = first.next_token().expect("more pages").to_string();
     let refused = ecs.list_task_definitions().sort(SortOrder::Desc).next_token(&token).send().await;
-    assert_eq!(common::code(refused), "InvalidParameterException", "an ASC token does not continue a DESC listing");
+    assert_eq!(
+        common::code(refused),
+        "InvalidParameterException",
+        "an ASC token does not continue a DESC listing"
+    );
     for bogus in ["bogus", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &token[..token.len() - 1]] {
         let refused = ecs.list_task_definitions().next_token(bogus).send().await;
         assert_eq!(common::code(refused), "InvalidParameterException", "token {bogus}");
@@ -917,32 +1110,54 @@ async fn list_task_definition_families_filters_by_prefix_and_status_and_paginate
     deregister(ecs, "web:1").await; // web: still ACTIVE through web:2
 
     assert_eq!(families(ecs, None, None, None).await, ["batch", "web", "web-api"], "ACTIVE by default");
-    assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::Active), None, None).await, ["batch", "web", "web-api"]);
+    assert_eq!(
+        families(ecs, Some(TaskDefinitionFamilyStatus::Active), None, None).await,
+        ["batch", "web", "web-api"]
+    );
     assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::Inactive), None, None).await, ["worker"]);
     let all = ["batch", "web", "web-api", "worker"];
     assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::All), None, None).await, all);
-    assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::All), Some("w"), None).await, ["web", "web-api", "worker"], "familyPrefix is a prefix here");
+    assert_eq!(
+        families(ecs, Some(TaskDefinitionFamilyStatus::All), Some("w"), None).await,
+        ["web", "web-api", "worker"],
+        "familyPrefix is a prefix here"
+    );
     assert_eq!(families(ecs, None, Some("web"), None).await, ["web", "web-api"]);
     assert!(families(ecs, None, Some("zzz"), None).await.is_empty());
     for size in 1..=5 {
-        assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::All), None, Some(size)).await, all, "pages of {size}");
+        assert_eq!(
+            families(ecs, Some(TaskDefinitionFamilyStatus::All), None, Some(size)).await,
+            all,
+            "pages of {size}"
+        );
     }
-    assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::Active), None, Some(1)).await, ["batch", "web", "web-api"]);
+    assert_eq!(
+        families(ecs, Some(TaskDefinitionFamilyStatus::Active), None, Some(1)).await,
+        ["batch", "web", "web-api"]
+    );
 
     deregister(ecs, "web:2").await;
-    assert_eq!(families(ecs, Some(TaskDefinitionFamilyStatus::Inactive), None, None).await, ["web", "worker"]);
+    assert_eq!(
+        families(ecs, Some(TaskDefinitionFamilyStatus::Inactive), None, None).await,
+        ["web", "worker"]
+    );
 
     let refused = ecs.list_task_definition_families().next_token("bogus").send().await;
     assert_eq!(common::code(refused), "InvalidParameterException");
     let task_definitions_token = ecs.list_task_definitions().max_results(1).send().await.expect("list");
     let foreign = task_definitions_token.next_token().expect("a token").to_string();
     let refused = ecs.list_task_definition_families().next_token(foreign).send().await;
-    assert_eq!(common::code(refused), "InvalidParameterException", "a ListTaskDefinitions token is not a families token");
+    assert_eq!(
+        common::code(refused),
+        "InvalidParameterException",
+        "a ListTaskDefinitions token is not a families token"
+    );
     for size in [0, 101] {
         let refused = ecs.list_task_definition_families().max_results(size).send().await;
         assert_eq!(common::code(refused), "InvalidParameterException", "maxResults {size}");
     }
-    let refused = ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::from("SOME")).send().await;
+    let refused =
+        ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::from("SOME")).send().await;
     assert_eq!(common::code(refused), "InvalidParameterException");
 }
 
@@ -950,7 +1165,8 @@ async fn list_task_definition_families_filters_by_prefix_and_status_and_paginate
 async fn tags_are_returned_only_when_included() {
     let server = common::start().await;
     let ecs = &server.client;
-    let tags = [Tag::builder().key("team").value("payments").build(), Tag::builder().key("tier").value("1").build()];
+    let tags =
+        [Tag::builder().key("team").value("payments").build(), Tag::builder().key("tier").value("1").build()];
     let registered = ecs
         .register_task_definition()
         .family("tagged")
@@ -961,7 +1177,8 @@ async fn tags_are_returned_only_when_included() {
         .expect("register");
     assert_eq!(registered.tags(), tags, "the register answer returns the tags");
 
-    let plain = wire_ok(&server.endpoint, "DescribeTaskDefinition", &json!({ "taskDefinition": "tagged" })).await;
+    let plain =
+        wire_ok(&server.endpoint, "DescribeTaskDefinition", &json!({ "taskDefinition": "tagged" })).await;
     assert!(plain.get("tags").is_none(), "no tags without include: {plain}");
     assert!(plain["taskDefinition"].get("tags").is_none());
     let with = ecs
@@ -974,12 +1191,20 @@ async fn tags_are_returned_only_when_included() {
     assert_eq!(with.tags(), tags);
 
     register(ecs, "untagged").await;
-    let none = wire_ok(&server.endpoint, "DescribeTaskDefinition", &json!({ "taskDefinition": "untagged", "include": ["TAGS"] })).await;
+    let none = wire_ok(
+        &server.endpoint,
+        "DescribeTaskDefinition",
+        &json!({ "taskDefinition": "untagged", "include": ["TAGS"] }),
+    )
+    .await;
     assert_eq!(none["tags"], json!([]));
     assert_refused!(
         server,
         "InvalidParameterException",
-        ecs.describe_task_definition().task_definition("tagged").include(TaskDefinitionField::from("EVERYTHING")).send()
+        ecs.describe_task_definition()
+            .task_definition("tagged")
+            .include(TaskDefinitionField::from("EVERYTHING"))
+            .send()
     );
 }
 
@@ -1029,5 +1254,8 @@ async fn server_filled_defaults_are_what_ecs_shows() {
     let compatibilities: Vec<&str> = td.compatibilities().iter().map(|c| c.as_str()).collect();
     assert!(compatibilities.contains(&"EC2"), "{compatibilities:?}");
     assert!(!compatibilities.contains(&"FARGATE"), "no task size, so not Fargate: {compatibilities:?}");
-    assert!(!compatibilities.contains(&"EXTERNAL"), "awsvpc is not for external instances: {compatibilities:?}");
+    assert!(
+        !compatibilities.contains(&"EXTERNAL"),
+        "awsvpc is not for external instances: {compatibilities:?}"
+    );
 }

@@ -112,7 +112,7 @@ impl Hub {
         if after < state.history_start {
             return Err(StoreError::Compacted { requested: after, oldest: state.history_start });
         }
-        let skip = state.ring.partition_point(|event| event.revision() < after);
+        let skip = state.ring.partition_point(|event| event.revision() <= after);
         let id = state.next_watcher;
         state.next_watcher += 1;
         Ok(WatchStream {

@@ -72,6 +72,12 @@ pub fn capacity_provider(scope: &Scope, name: &str) -> String {
     format!("{}{name}", capacity_providers(scope))
 }
 
+/// The claim an Auto Scaling group's capacity provider holds on the group: a group backs one
+/// provider at most, and a second record makes that rule a compare-and-set rather than a scan.
+pub fn capacity_provider_asg_claim(scope: &Scope, group: &str) -> String {
+    format!("{}capacity-provider-asg/{group}", base(scope))
+}
+
 /// The prefix of the account settings of every principal.
 pub fn account_settings(scope: &Scope) -> String {
     format!("{}account-setting/", base(scope))

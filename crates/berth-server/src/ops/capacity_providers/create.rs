@@ -12,7 +12,7 @@ use berth_api::tags::check_tags;
 use berth_store::{Compare, Op, Txn};
 
 use super::{
-    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_claim_key, asg_of, existing_cluster, load, validate,
+    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_of, existing_cluster, load, validate,
 };
 use crate::Ctx;
 use crate::ops::required;
@@ -87,7 +87,7 @@ async fn insert(ctx: &Ctx, provider: &CapacityProvider) -> Result<(), EcsError> 
     let name = provider.name.as_deref().unwrap_or_default();
     let key = keys::capacity_provider(&ctx.scope, name);
     let mut txn = Txn::new().when(Compare::absent(&key)).then(Op::put(&key, records::encode(provider)?));
-    let claim = asg_of(provider).map(|group| asg_claim_key(&ctx.scope, group));
+    let claim = asg_of(provider).map(|group| keys::capacity_provider_asg_claim(&ctx.scope, group));
     if let Some(claim) = &claim {
         txn = txn.when(Compare::absent(claim)).then(Op::put(claim, records::encode(&name)?));
     }

@@ -12,7 +12,7 @@ use berth_api::model::{CapacityProvider, DeleteCapacityProviderRequest, DeleteCa
 use berth_store::{Compare, Op, Txn};
 
 use super::{
-    INACTIVE, asg_claim_key, asg_of, check_cluster_param, existing_cluster, is_built_in, lists,
+    INACTIVE, asg_of, check_cluster_param, existing_cluster, is_built_in, lists,
     live_clusters, load, not_found, reference_name, reserved,
 };
 use crate::Ctx;
@@ -81,7 +81,7 @@ async fn remove(ctx: &Ctx, record: Record<CapacityProvider>) -> Result<Option<Ca
     let key = keys::capacity_provider(&ctx.scope, provider.name.as_deref().unwrap_or_default());
     let mut txn = Txn::new().when(Compare::unchanged(&key, record.revision)).then(Op::delete(&key));
     if let Some(group) = asg_of(&provider) {
-        txn = txn.then(Op::delete(asg_claim_key(&ctx.scope, group)));
+        txn = txn.then(Op::delete(keys::capacity_provider_asg_claim(&ctx.scope, group)));
     }
     if records::commit(&*ctx.store, txn).await?.is_none() {
         return Ok(None);

@@ -3,7 +3,7 @@
 //!
 //! A created provider is one `model::CapacityProvider` record at `keys::capacity_provider`, its tags
 //! in its `tags` member (the tagging operations edit them there). An Auto Scaling group serves one
-//! provider at most; a second record, the group's claim (see [`asg_claim_key`]), makes that rule
+//! provider at most; a second record, the group's claim (see [`keys::capacity_provider_asg_claim`]), makes that rule
 //! hold under concurrent creates. `FARGATE` and `FARGATE_SPOT` are not stored: every account has
 //! them, always ACTIVE, and they can be neither created, updated nor deleted. A deleted provider's
 //! record is removed at once (ECS lists it as INACTIVE for a while; Berth answers the delete with
@@ -86,12 +86,6 @@ async fn load_all(ctx: &Ctx) -> Result<Vec<CapacityProvider>, EcsError> {
     Ok(page.items.into_iter().map(|(_, provider)| provider).collect())
 }
 
-/// The key that records which provider uses an Auto Scaling group. Writing it in the same
-/// transaction as the provider (with a must-be-absent compare) is what keeps two concurrent creates
-/// from sharing a group. It lies outside the provider prefix so that listings never see it.
-fn asg_claim_key(scope: &Scope, group: &str) -> String {
-    format!("/{}/{}/capacity-provider-asg/{group}", scope.region, scope.account)
-}
 
 /// The group an `autoScalingGroupArn` names: ECS accepts the group's ARN or its bare name, and both
 /// forms of one group must collide.
@@ -157,35 +151,36 @@ async fn existing_cluster(ctx: &Ctx, reference: &str) -> Result<Cluster, EcsErro
 /// refusal is an `InvalidParameterException` naming the provider, as both operations report it.
 pub async fn check_usable(ctx: &Ctx, cluster: &str, names: &[String]) -> Result<(), EcsError> {
     let mut clusters: Option<Vec<Cluster>> = None;
-    for name in names {
-        if is_built_in(name) {
+    for reference in names {
+        let name = reference_name(&ctx.scope, reference).ok_or_else(|| unknown_to_cluster(reference))?;
+        if is_built_in(&name) {
             continue;
         }
-        let provider = usable_provider(ctx, name).await?;
+        let provider = usable_provider(ctx, &name, reference).await?;
         if provider.r#type.as_deref() == Some(TYPE_MANAGED_INSTANCES) {
-            check_own_cluster(&provider, name, cluster)?;
+            check_own_cluster(&provider, reference, cluster)?;
             continue;
         }
         // Read the clusters once, and only when a group-backed provider needs them.
         if clusters.is_none() {
             clusters = Some(live_clusters(ctx).await?);
         }
-        check_unshared(&ctx.scope, clusters.as_deref().unwrap_or_default(), name, cluster)?;
+        check_unshared(&ctx.scope, clusters.as_deref().unwrap_or_default(), &name, cluster)?;
     }
     Ok(())
 }
 
-/// The created provider a cluster names, if it exists and is ACTIVE.
-async fn usable_provider(ctx: &Ctx, reference: &str) -> Result<CapacityProvider, EcsError> {
-    let provider = match reference_name(&ctx.scope, reference) {
-        Some(name) => load(ctx, &name).await?.map(|record| record.value),
-        None => None,
-    };
-    let provider = provider.ok_or_else(|| {
-        EcsError::invalid_parameter(format!(
-            "The specified capacity provider '{reference}' was not found. Specify a valid capacity provider and try again."
-        ))
-    })?;
+/// The refusal for a provider a cluster names that does not exist.
+fn unknown_to_cluster(reference: &str) -> EcsError {
+    EcsError::invalid_parameter(format!(
+        "The specified capacity provider '{reference}' was not found. Specify a valid capacity provider and try again."
+    ))
+}
+
+/// The created provider `name` a cluster names by `reference`, if it exists and is ACTIVE.
+async fn usable_provider(ctx: &Ctx, name: &str, reference: &str) -> Result<CapacityProvider, EcsError> {
+    let provider =
+        load(ctx, name).await?.map(|record| record.value).ok_or_else(|| unknown_to_cluster(reference))?;
     if provider.status.as_deref() != Some(ACTIVE) {
         return Err(EcsError::invalid_parameter(format!(
             "The specified capacity provider '{reference}' is not in an ACTIVE state. Specify a valid capacity provider and try again."

@@ -5,11 +5,12 @@ use berth_api::{EcsError, ErrorCode};
 
 use super::INACTIVE;
 use crate::Ctx;
-use crate::ops::required;
+use crate::ops::{capacity_providers, required};
 use crate::state::keys;
 use crate::state::records;
 
-/// Handles DeleteCluster: refused while the cluster holds services, tasks or container instances;
+/// Handles DeleteCluster: refused while the cluster holds services, tasks, cluster-scoped capacity
+/// providers or container instances;
 /// otherwise the cluster becomes INACTIVE, which DescribeClusters keeps showing, as in ECS.
 pub async fn handle(ctx: Ctx, input: DeleteClusterRequest) -> Result<DeleteClusterResponse, EcsError> {
     let reference = required(&input.cluster, "cluster")?.clone();
@@ -36,6 +37,12 @@ async fn check_empty(ctx: &Ctx, name: &str) -> Result<(), EcsError> {
         return Err(EcsError::new(
             ErrorCode::ClusterContainsTasksException,
             "The Cluster cannot be deleted while Tasks are active.",
+        ));
+    }
+    if !capacity_providers::cluster_scoped(ctx, name).await?.is_empty() {
+        return Err(EcsError::new(
+            ErrorCode::ClusterContainsCapacityProviderException,
+            "The Cluster cannot be deleted while Cluster Scoped Capacity Providers are attached.",
         ));
     }
     if records::any_under(&*ctx.store, &keys::container_instances(scope, name)).await? {
