@@ -629,6 +629,14 @@ async fn managed_instances_providers_belong_to_their_cluster() {
     let managed = updated.managed_instances_provider().expect("settings");
     assert_eq!(managed.infrastructure_role_arn(), Some("arn:aws:iam::000000000000:role/new"));
     assert_eq!(managed.instance_launch_template(), Some(template));
+
+    // The cluster cannot go while its own provider is attached.
+    let before = server.revision().await;
+    let refused = server.client.delete_cluster().cluster("prod").send().await;
+    assert_eq!(code(refused), "ClusterContainsCapacityProviderException");
+    assert_eq!(server.revision().await, before);
+    server.client.delete_capacity_provider().capacity_provider("mi").cluster("prod").send().await.expect("delete");
+    server.client.delete_cluster().cluster("prod").send().await.expect("the cluster is free to go");
     server.stop().await;
 }
 
