@@ -824,7 +824,10 @@ async fn revisions_count_up_per_family_and_are_never_reused() {
     let ireland = common::client(&server.endpoint, "eu-west-1");
     let elsewhere = register(&ireland, "web").await;
     assert_eq!(elsewhere.revision(), 1);
-    assert_eq!(elsewhere.task_definition_arn(), Some("arn:aws:ecs:eu-west-1:000000000000:task-definition/web:1"));
+    assert_eq!(
+        elsewhere.task_definition_arn(),
+        Some("arn:aws:ecs:eu-west-1:000000000000:task-definition/web:1")
+    );
     assert_eq!(describe(ecs, "web").await.revision(), 5);
 }
 
@@ -1109,7 +1112,12 @@ async fn list_task_definition_families_filters_by_prefix_and_status_and_paginate
     deregister(ecs, "worker:1").await; // worker: only INACTIVE revisions
     deregister(ecs, "web:1").await; // web: still ACTIVE through web:2
 
-    assert_eq!(families(ecs, None, None, None).await, ["batch", "web", "web-api"], "ACTIVE by default");
+    // The API reference: "By default, both ACTIVE and INACTIVE task definition families are listed."
+    assert_eq!(
+        families(ecs, None, None, None).await,
+        ["batch", "web", "web-api", "worker"],
+        "ALL by default"
+    );
     assert_eq!(
         families(ecs, Some(TaskDefinitionFamilyStatus::Active), None, None).await,
         ["batch", "web", "web-api"]
@@ -1159,6 +1167,26 @@ async fn list_task_definition_families_filters_by_prefix_and_status_and_paginate
     let refused =
         ecs.list_task_definition_families().status(TaskDefinitionFamilyStatus::from("SOME")).send().await;
     assert_eq!(common::code(refused), "InvalidParameterException");
+}
+
+#[tokio::test]
+async fn a_family_whose_revisions_are_all_deleted_is_no_longer_listed() {
+    // The DeleteTaskDefinitions reference: "When you delete all INACTIVE task definition revisions,
+    // the task definition name is not displayed in the console and not returned in the API." The
+    // name is still retained for numbering, which `revisions_count_up_per_family_and_are_never_reused`
+    // checks.
+    let server = common::start().await;
+    let ecs = &server.client;
+    register(ecs, "gone").await;
+    register(ecs, "kept").await;
+    deregister(ecs, "gone:1").await;
+    deregister(ecs, "kept:1").await;
+    let deleted = ecs.delete_task_definitions().task_definitions("gone:1").send().await.expect("delete");
+    assert_eq!(deleted.task_definitions().len(), 1);
+    for status in [TaskDefinitionFamilyStatus::All, TaskDefinitionFamilyStatus::Inactive] {
+        assert_eq!(families(ecs, Some(status.clone()), None, None).await, ["kept"], "status {status:?}");
+    }
+    assert_eq!(families(ecs, None, None, None).await, ["kept"]);
 }
 
 #[tokio::test]

@@ -32,6 +32,9 @@ pub struct FamilyRecord {
     pub latest_active: Option<i32>,
     /// How many revisions are ACTIVE.
     pub active_count: u32,
+    /// How many revisions exist (not deleted). A family with none is no longer listed.
+    #[serde(default)]
+    pub existing_count: u32,
 }
 
 /// One stored revision: the task definition as DescribeTaskDefinition returns it, and its tags.
@@ -76,6 +79,7 @@ pub async fn register(ctx: &Ctx, mut definition: TaskDefinition, tags: Vec<Tag>)
         record.last_revision = revision;
         record.latest_active = Some(revision);
         record.active_count += 1;
+        record.existing_count += 1;
         definition.revision = Some(revision);
         definition.task_definition_arn = Some(ctx.scope.task_definition_arn(&family, revision));
         let stored = TaskDefinitionRecord { task_definition: definition.clone(), tags: tags.clone() };
@@ -186,9 +190,19 @@ async fn latest_active_below(ctx: &Ctx, family: &str, revision: i32) -> Result<O
         .max())
 }
 
-/// Removes one INACTIVE revision; its family keeps its revision counter.
+/// Removes one INACTIVE revision, and counts it out of its family in the same transaction. The
+/// family keeps its revision counter, so numbers are never reused. `false` when either record
+/// changed since it was read; the caller reads again.
 pub async fn remove(ctx: &Ctx, record: &Record<TaskDefinitionRecord>) -> Result<bool, EcsError> {
+    let family_key = keys::family(&ctx.scope, record.value.family());
+    let family = records::get::<FamilyRecord>(&*ctx.store, &family_key).await?.ok_or_else(unable_to_describe)?;
+    let mut counted = family.value;
+    counted.existing_count = counted.existing_count.saturating_sub(1);
     let key = keys::task_definition(&ctx.scope, record.value.family(), record.value.revision());
-    let txn = Txn::new().when(Compare::unchanged(&key, record.revision)).then(Op::delete(&key));
+    let txn = Txn::new()
+        .when(Compare::unchanged(&key, record.revision))
+        .when(Compare::unchanged(&family_key, family.revision))
+        .then(Op::delete(&key))
+        .then(Op::put(&family_key, records::encode(&counted)?));
     Ok(records::commit(&*ctx.store, txn).await?.is_some())
 }

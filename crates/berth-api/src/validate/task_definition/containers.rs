@@ -225,9 +225,11 @@ fn check_port_mappings(
                 )));
             }
         }
-        if !ports.insert(container_port) {
+        // One port may be mapped once per protocol: DNS on 53/udp and 53/tcp is a normal case.
+        let protocol = mapping.protocol.clone().unwrap_or_else(|| "tcp".to_string());
+        if !ports.insert((container_port, protocol.clone())) {
             return Err(client(format!(
-                "Invalid setting for {at}: containerPort {container_port} is mapped more than once; a container port can be exposed for only one protocol."
+                "Invalid setting for {at}: containerPort {container_port}/{protocol} is mapped more than once."
             )));
         }
     }

@@ -196,7 +196,8 @@ fn check_requirements(
                 "Invalid setting for {at}: resource type {kind} is given more than once."
             )));
         }
-        let value = requirement.value.as_deref();
+        // The SDKs send `value: ""` for a requirement built without one: that is no value.
+        let value = requirement.value.as_deref().filter(|v| !v.is_empty());
         let sharing = requirement.sharing_strategy.is_some();
         if sharing && kind != "GPU" {
             return Err(client(format!(

@@ -37,18 +37,21 @@ async fn delete_one(ctx: &Ctx, text: &str) -> Result<berth_api::model::TaskDefin
     if reference.revision.is_none() {
         return Err("The task definition must be named with its revision.".into());
     }
-    let record = task_definitions::find(ctx, &reference)
-        .await
-        .map_err(|err| err.message)?
-        .ok_or_else(|| "The specified task definition does not exist.".to_string())?;
-    if record.value.status() != INACTIVE {
-        return Err("The specified task definition is still in ACTIVE status. Deregister it first.".into());
+    // Another registration or deletion in the family changes its record; read again and retry.
+    for _ in 0..16 {
+        let record = task_definitions::find(ctx, &reference)
+            .await
+            .map_err(|err| err.message)?
+            .ok_or_else(|| "The specified task definition does not exist.".to_string())?;
+        if record.value.status() != INACTIVE {
+            return Err("The specified task definition is still in ACTIVE status. Deregister it first.".into());
+        }
+        if task_definitions::remove(ctx, &record).await.map_err(|err| err.message)? {
+            let mut definition = record.value.task_definition;
+            definition.status = Some(DELETE_IN_PROGRESS.to_string());
+            definition.delete_requested_at = Some(crate::context::now());
+            return Ok(definition);
+        }
     }
-    if !task_definitions::remove(ctx, &record).await.map_err(|err| err.message)? {
-        return Err("The task definition changed while it was being deleted; try again.".into());
-    }
-    let mut definition = record.value.task_definition;
-    definition.status = Some(DELETE_IN_PROGRESS.to_string());
-    definition.delete_requested_at = Some(crate::context::now());
-    Ok(definition)
+    Err("The task definition family is changing too fast to delete from; try again.".into())
 }

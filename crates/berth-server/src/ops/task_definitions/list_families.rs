@@ -12,16 +12,18 @@ use crate::state::task_definitions::FamilyRecord;
 const LISTING: &str = "ListTaskDefinitionFamilies";
 
 /// Handles ListTaskDefinitionFamilies: family names starting with `familyPrefix`, in name order.
-/// ACTIVE (the default) lists families with an ACTIVE revision, INACTIVE those with none, ALL both.
+/// ACTIVE lists families with an ACTIVE revision, INACTIVE those with none, ALL (the default, as the
+/// API reference says "by default, both ACTIVE and INACTIVE task definition families are listed") both.
 pub async fn handle(
     ctx: Ctx,
     input: ListTaskDefinitionFamiliesRequest,
 ) -> Result<ListTaskDefinitionFamiliesResponse, EcsError> {
-    let status = input.status.as_deref().unwrap_or("ACTIVE");
+    let status = input.status.as_deref().unwrap_or("ALL");
     let wanted: fn(&FamilyRecord) -> bool = match status {
         "ACTIVE" => |family| family.active_count > 0,
-        "INACTIVE" => |family| family.active_count == 0,
-        "ALL" => |_| true,
+        // A family whose revisions were all deleted is gone from every listing, as in ECS.
+        "INACTIVE" => |family| family.active_count == 0 && family.existing_count > 0,
+        "ALL" => |family| family.existing_count > 0,
         other => {
             return Err(EcsError::invalid_parameter(format!(
                 "Invalid status '{other}': use ACTIVE, INACTIVE or ALL."

@@ -130,12 +130,14 @@ fn port_ranges_and_protocol() {
 }
 
 #[test]
-fn a_container_port_is_exposed_once() {
+fn a_container_port_is_exposed_once_per_protocol() {
     let mut request = ec2();
     let mut udp = port(53, None);
     udp.protocol = Some("udp".into());
-    first(&mut request).port_mappings = Some(vec![port(53, None), udp]);
-    client_error(&request, &["container 'web'", "portMappings[1]", "53"]);
+    first(&mut request).port_mappings = Some(vec![port(53, None), udp.clone()]);
+    accepts(&request);
+    first(&mut request).port_mappings = Some(vec![port(53, None), udp.clone(), udp]);
+    client_error(&request, &["container 'web'", "portMappings[2]", "53/udp"]);
 }
 
 #[test]
