@@ -8,6 +8,7 @@
 use berth_api::model::{Tag, TaskDefinition};
 use berth_api::{EcsError, arn::Arn};
 use berth_store::{Compare, Op, Txn};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::keys;
@@ -133,6 +134,11 @@ pub fn unable_to_describe() -> EcsError {
 
 /// Finds the revision a reference names: the given revision, or the family's latest ACTIVE one.
 pub async fn find(ctx: &Ctx, reference: &Reference) -> Result<Option<Record<TaskDefinitionRecord>>, EcsError> {
+    find_raw(ctx, reference).await
+}
+
+/// [`find`], decoding the record as any type that reads it (a partial or raw view of it).
+pub async fn find_raw<T: DeserializeOwned>(ctx: &Ctx, reference: &Reference) -> Result<Option<Record<T>>, EcsError> {
     let revision = match reference.revision {
         Some(revision) => revision,
         None => {
