@@ -429,7 +429,7 @@ def run(steps, berth, aws_dir):
         try:
             health = server.start()
             url = f"http://{server.addr}"
-            print(f"walkthrough: berth server on {url} (data dir {server.data_dir}), /health: {json.dumps(health)}")
+            print(f"walkthrough: {berth} server on {url} (data dir {server.data_dir}), /health: {json.dumps(health)}")
             print(f"walkthrough: {len(steps)} commands from README.md; 127.0.0.1:4566 is rewritten to {server.addr}\n",
                   flush=True)
             env = base_env(workdir, aws_dir)

@@ -156,7 +156,9 @@ mod tests {
 
     #[test]
     fn malformed_arns_are_rejected() {
-        for text in ["", "arn", "arn:aws", "arn:aws:ecs:r:a:cluster", "notarn:aws:ecs:r:a:x/y", "arn::ecs:r:a:x/y"] {
+        for text in
+            ["", "arn", "arn:aws", "arn:aws:ecs:r:a:cluster", "notarn:aws:ecs:r:a:x/y", "arn::ecs:r:a:x/y"]
+        {
             assert_eq!(Arn::parse(text), None, "{text}");
         }
     }

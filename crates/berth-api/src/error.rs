@@ -58,9 +58,7 @@ impl ErrorCode {
             BlockedException => "BlockedException",
             ClientException => "ClientException",
             ClusterContainsCapacityProviderException => "ClusterContainsCapacityProviderException",
-            ClusterContainsContainerInstancesException => {
-                "ClusterContainsContainerInstancesException"
-            }
+            ClusterContainsContainerInstancesException => "ClusterContainsContainerInstancesException",
             ClusterContainsServicesException => "ClusterContainsServicesException",
             ClusterContainsTasksException => "ClusterContainsTasksException",
             ClusterNotFoundException => "ClusterNotFoundException",

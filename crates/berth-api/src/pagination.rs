@@ -30,7 +30,8 @@ pub fn encode_token(listing: &str, last_key: &str) -> String {
 
 /// Reads a `nextToken` for `listing`, returning the key after which the page starts.
 pub fn decode_token(listing: &str, token: &str) -> Result<String, EcsError> {
-    let invalid = || EcsError::invalid_parameter("Invalid nextToken: the token is not one this listing returned.");
+    let invalid =
+        || EcsError::invalid_parameter("Invalid nextToken: the token is not one this listing returned.");
     let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| invalid())?;
     if bytes.len() < 8 {
         return Err(invalid());
@@ -53,9 +54,9 @@ pub fn page_size(max_results: Option<i32>, default: usize, max: usize) -> Result
     match max_results {
         None => Ok(default),
         Some(n) if n >= 1 && (n as usize) <= max => Ok(n as usize),
-        Some(n) => Err(EcsError::invalid_parameter(format!(
-            "maxResults must be between 1 and {max}; got {n}."
-        ))),
+        Some(n) => {
+            Err(EcsError::invalid_parameter(format!("maxResults must be between 1 and {max}; got {n}.")))
+        }
     }
 }
 

@@ -23,10 +23,7 @@ pub struct CredentialScope {
 /// Returns `None` for any other shape: such a request is served in the server's default region.
 pub fn parse_authorization(header: &str) -> Option<CredentialScope> {
     let rest = header.trim_start().strip_prefix("AWS4-HMAC-SHA256")?;
-    let credential = rest
-        .split(',')
-        .map(str::trim)
-        .find_map(|part| part.strip_prefix("Credential="))?;
+    let credential = rest.split(',').map(str::trim).find_map(|part| part.strip_prefix("Credential="))?;
     let mut fields = credential.split('/');
     let access_key = fields.next()?.to_string();
     let date = fields.next()?.to_string();

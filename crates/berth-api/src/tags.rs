@@ -35,9 +35,7 @@ pub fn check_key(key: &str) -> Result<(), EcsError> {
         )));
     }
     if reserved(key) {
-        return Err(EcsError::invalid_parameter(format!(
-            "Tag key '{key}' uses the reserved prefix 'aws:'."
-        )));
+        return Err(EcsError::invalid_parameter(format!("Tag key '{key}' uses the reserved prefix 'aws:'.")));
     }
     Ok(())
 }

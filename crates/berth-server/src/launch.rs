@@ -68,12 +68,11 @@ impl Running {
 
 /// Opens the embedded redb store in `config.data_dir` and starts serving on `config.listen`.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let path = config.data_dir.join(STORE_FILE);
-    let store = RedbStore::open(&path).map_err(|source| StartError::Store { path: path.display().to_string(), source })?;
+    let store = RedbStore::open(&path)
+        .map_err(|source| StartError::Store { path: path.display().to_string(), source })?;
     start_with_store(config, Arc::new(store)).await
 }
 

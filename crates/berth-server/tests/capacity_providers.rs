@@ -635,7 +635,14 @@ async fn managed_instances_providers_belong_to_their_cluster() {
     let refused = server.client.delete_cluster().cluster("prod").send().await;
     assert_eq!(code(refused), "ClusterContainsCapacityProviderException");
     assert_eq!(server.revision().await, before);
-    server.client.delete_capacity_provider().capacity_provider("mi").cluster("prod").send().await.expect("delete");
+    server
+        .client
+        .delete_capacity_provider()
+        .capacity_provider("mi")
+        .cluster("prod")
+        .send()
+        .await
+        .expect("delete");
     server.client.delete_cluster().cluster("prod").send().await.expect("the cluster is free to go");
     server.stop().await;
 }

@@ -54,8 +54,11 @@ async fn list_paginates_in_name_order_and_rejects_foreign_tokens() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page = server.client.list_clusters().max_results(2).set_next_token(token).send().await.expect("list");
-        seen.extend(page.cluster_arns().iter().map(|arn| arn.rsplit('/').next().unwrap_or_default().to_string()));
+        let page =
+            server.client.list_clusters().max_results(2).set_next_token(token).send().await.expect("list");
+        seen.extend(
+            page.cluster_arns().iter().map(|arn| arn.rsplit('/').next().unwrap_or_default().to_string()),
+        );
         token = page.next_token().map(String::from);
         if token.is_none() {
             break;
@@ -76,7 +79,11 @@ async fn deleted_clusters_read_as_inactive_and_can_be_created_again() {
     assert_eq!(deleted.cluster().and_then(|c| c.status()), Some("INACTIVE"));
     let described = server.client.describe_clusters().clusters("temp").send().await.expect("describe");
     assert_eq!(described.clusters()[0].status(), Some("INACTIVE"));
-    assert_refused!(server, "ClusterNotFoundException", server.client.delete_cluster().cluster("temp").send());
+    assert_refused!(
+        server,
+        "ClusterNotFoundException",
+        server.client.delete_cluster().cluster("temp").send()
+    );
     assert_refused!(
         server,
         "ClusterNotFoundException",
@@ -132,7 +139,14 @@ async fn settings_and_configuration_update_in_place() {
                 .build(),
         )
         .build();
-    server.client.update_cluster().cluster("s").configuration(configuration.clone()).send().await.expect("update");
+    server
+        .client
+        .update_cluster()
+        .cluster("s")
+        .configuration(configuration.clone())
+        .send()
+        .await
+        .expect("update");
     let described = server
         .client
         .describe_clusters()
@@ -148,7 +162,11 @@ async fn settings_and_configuration_update_in_place() {
 async fn bad_names_are_refused_and_store_nothing() {
     let server = common::start().await;
     for name in ["has space", "dot.ted", &"x".repeat(256)] {
-        assert_refused!(server, "InvalidParameterException", server.client.create_cluster().cluster_name(name).send());
+        assert_refused!(
+            server,
+            "InvalidParameterException",
+            server.client.create_cluster().cluster_name(name).send()
+        );
     }
     assert_refused!(
         server,

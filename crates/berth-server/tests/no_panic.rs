@@ -18,7 +18,8 @@ fn members() -> &'static Vec<(String, Vec<String>)> {
     static MEMBERS: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
     MEMBERS.get_or_init(|| {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../berth-api/model/ecs-2014-11-13.json");
-        let model: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("model")).expect("json");
+        let model: Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("model")).expect("json");
         let shapes = &model["shapes"];
         model["operations"]
             .as_object()
@@ -26,7 +27,10 @@ fn members() -> &'static Vec<(String, Vec<String>)> {
             .iter()
             .map(|(name, op)| {
                 let input = op["input"]["shape"].as_str().unwrap_or_default();
-                let names = shapes[input]["members"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+                let names = shapes[input]["members"]
+                    .as_object()
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
                 (name.clone(), names)
             })
             .collect()
@@ -39,8 +43,12 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        prop_oneof![".*", "[a-zA-Z0-9:/_-]{0,20}", Just("arn:aws:ecs:us-east-1:000000000000:cluster/default".to_string())]
-            .prop_map(Value::String),
+        prop_oneof![
+            ".*",
+            "[a-zA-Z0-9:/_-]{0,20}",
+            Just("arn:aws:ecs:us-east-1:000000000000:cluster/default".to_string())
+        ]
+        .prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
@@ -72,7 +80,8 @@ fn request() -> impl Strategy<Value = (usize, Vec<u8>)> {
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime"))
+    RUNTIME
+        .get_or_init(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime"))
 }
 
 proptest! {

@@ -36,7 +36,12 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("a line on stdout");
-    let port = line.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
     Server { child, port, _dir: dir }
 }
 
@@ -44,7 +49,9 @@ fn start(args: &[&str], env: &[(&str, &str)]) -> Server {
 fn request(port: u16, target: Option<&str>, body: &str, extra: &str) -> (String, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    let target = target.map(|t| format!("X-Amz-Target: AmazonEC2ContainerServiceV20141113.{t}\r\n")).unwrap_or_default();
+    let target = target
+        .map(|t| format!("X-Amz-Target: AmazonEC2ContainerServiceV20141113.{t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.1\r\n{target}{extra}Content-Length: {}\r\n\r\n{body}",
@@ -65,7 +72,9 @@ fn flags_beat_environment_which_beats_the_config_file() {
     let config = dir.path().join("berth.toml");
     std::fs::write(
         &config,
-        format!("listen = \"127.0.0.1:{file_port}\"\nregion = \"ap-south-1\"\naccount_id = \"111111111111\"\n"),
+        format!(
+            "listen = \"127.0.0.1:{file_port}\"\nregion = \"ap-south-1\"\naccount_id = \"111111111111\"\n"
+        ),
     )
     .expect("config written");
     let config = config.to_str().expect("utf-8 path");
@@ -81,7 +90,8 @@ fn flags_beat_environment_which_beats_the_config_file() {
     let env_port = free_port();
     let flag_port = free_port();
     let env_listen = format!("127.0.0.1:{env_port}");
-    let server = start(&["--config", config], &[("BERTH_LISTEN", &env_listen), ("BERTH_REGION", "eu-north-1")]);
+    let server =
+        start(&["--config", config], &[("BERTH_LISTEN", &env_listen), ("BERTH_REGION", "eu-north-1")]);
     assert_eq!(server.port, env_port);
     let (_, body) = request(server.port, Some("CreateCluster"), r#"{"clusterName":"c"}"#, "");
     assert!(body.contains("arn:aws:ecs:eu-north-1:111111111111:cluster/c"), "{body}");
@@ -107,14 +117,23 @@ fn json_logs_are_one_object_a_line() {
     BufReader::new(stderr).read_line(&mut line).expect("a log line");
     let _ = child.kill();
     let _ = child.wait();
-    let parsed: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line:?}: {err}"));
+    let parsed: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|err| panic!("{line:?}: {err}"));
     assert!(parsed.get("level").is_some() && parsed.get("fields").is_some(), "{line}");
 }
 
 #[test]
 fn a_bad_account_id_is_refused_with_one_clear_line() {
     let output = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["server", "--account-id", "12ab", "--listen", "127.0.0.1:0", "--data-dir", "/nonexistent/never-created"])
+        .args([
+            "server",
+            "--account-id",
+            "12ab",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            "/nonexistent/never-created",
+        ])
         .output()
         .expect("runs");
     assert!(!output.status.success());

@@ -85,11 +85,11 @@ async fn acknowledged_writes_survive_sigkill() {
     for round in 0..ROUNDS {
         let (mut server, endpoint) = start_server(data_dir.path());
         wait_ready(&endpoint).await;
-        verify(&endpoint, &acknowledged.lock().expect("lock").clone()).await;
-        let before = acknowledged.lock().expect("lock").len();
-        let writers: Vec<_> = (0..WRITERS)
-            .map(|id| tokio::spawn(writer(endpoint.clone(), id, acknowledged.clone())))
-            .collect();
+        let so_far = acknowledged.lock().expect("lock").clone();
+        verify(&endpoint, &so_far).await;
+        let before = so_far.len();
+        let writers: Vec<_> =
+            (0..WRITERS).map(|id| tokio::spawn(writer(endpoint.clone(), id, acknowledged.clone()))).collect();
         // Kill at a different moment each round, with writes in flight.
         tokio::time::sleep(Duration::from_millis(300 + 97 * round as u64)).await;
         server.kill().expect("SIGKILL");
@@ -102,7 +102,8 @@ async fn acknowledged_writes_survive_sigkill() {
     }
     let (mut server, endpoint) = start_server(data_dir.path());
     wait_ready(&endpoint).await;
-    verify(&endpoint, &acknowledged.lock().expect("lock").clone()).await;
+    let all = acknowledged.lock().expect("lock").clone();
+    verify(&endpoint, &all).await;
     server.kill().expect("SIGKILL");
     server.wait().expect("reaped");
 }

@@ -28,10 +28,7 @@ pub struct AppState {
 
 /// The control plane's routes: `POST /` for the ECS API, `GET /health` for readiness.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", post(api).fallback(wrong_method))
-        .route("/health", get(health))
-        .with_state(state)
+    Router::new().route("/", post(api).fallback(wrong_method)).route("/health", get(health)).with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -40,6 +37,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Answers are small and latency matters more than packet count: send them at once.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "failed to set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }
 

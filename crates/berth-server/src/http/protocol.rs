@@ -24,7 +24,10 @@ pub struct ApiCall {
 }
 
 /// Checks the headers, reads the body within the size limit, and names the operation.
-pub async fn read_request(config: &ServerConfig, request: Request<Body>) -> Result<(ApiCall, Bytes), EcsError> {
+pub async fn read_request(
+    config: &ServerConfig,
+    request: Request<Body>,
+) -> Result<(ApiCall, Bytes), EcsError> {
     let (parts, body) = request.into_parts();
     let operation = operation_of(&parts.headers)?;
     check_content_type(&parts.headers)?;
@@ -33,11 +36,8 @@ pub async fn read_request(config: &ServerConfig, request: Request<Body>) -> Resu
     if declared_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(too_large(limit));
     }
-    let body = http_body_util::Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| too_large(limit))?
-        .to_bytes();
+    let body =
+        http_body_util::Limited::new(body, limit).collect().await.map_err(|_| too_large(limit))?.to_bytes();
     let region = region_of(&parts.headers).unwrap_or_else(|| config.region.clone());
     let scope = Scope::new(region, config.account_id.clone());
     Ok((ApiCall { operation, scope }, body))
@@ -66,10 +66,14 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), EcsError> {
     // Anything that is not JSON at all is refused.
     match headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         None => Ok(()),
-        Some(value) if value.starts_with("application/x-amz-json") || value.starts_with("application/json") => Ok(()),
-        Some(other) => Err(EcsError::serialization(format!(
-            "Unsupported content type '{other}': send {CONTENT_TYPE}."
-        ))),
+        Some(value)
+            if value.starts_with("application/x-amz-json") || value.starts_with("application/json") =>
+        {
+            Ok(())
+        }
+        Some(other) => {
+            Err(EcsError::serialization(format!("Unsupported content type '{other}': send {CONTENT_TYPE}.")))
+        }
     }
 }
 

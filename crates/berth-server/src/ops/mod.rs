@@ -70,18 +70,19 @@ where
 {
     let input = parse_input(body)?;
     let output = handler(ctx, input).await?;
-    serde_json::to_vec(&output).map_err(|err| EcsError::server(format!("failed to encode the response: {err}")))
+    serde_json::to_vec(&output)
+        .map_err(|err| EcsError::server(format!("failed to encode the response: {err}")))
 }
 
 /// Parses a request body; an empty body reads as `{}`, as AWS services accept.
 pub fn parse_input<I: DeserializeOwned>(body: &[u8]) -> Result<I, EcsError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
-    serde_json::from_slice(body).map_err(|err| EcsError::serialization(format!("The request body is not valid for this operation: {err}")))
+    serde_json::from_slice(body).map_err(|err| {
+        EcsError::serialization(format!("The request body is not valid for this operation: {err}"))
+    })
 }
 
 /// The value of a required member, or the `InvalidParameterException` ECS gives when it is absent.
 pub fn required<'a, T>(value: &'a Option<T>, member: &str) -> Result<&'a T, EcsError> {
-    value
-        .as_ref()
-        .ok_or_else(|| EcsError::invalid_parameter(format!("The {member} parameter is required.")))
+    value.as_ref().ok_or_else(|| EcsError::invalid_parameter(format!("The {member} parameter is required.")))
 }

@@ -67,7 +67,11 @@ impl TaskDefinitionRecord {
 
 /// Registers the next revision of `definition.family`, filling in the ARN, revision, status and
 /// registration time. Retries when another registration of the family commits first.
-pub async fn register(ctx: &Ctx, mut definition: TaskDefinition, tags: Vec<Tag>) -> Result<TaskDefinitionRecord, EcsError> {
+pub async fn register(
+    ctx: &Ctx,
+    mut definition: TaskDefinition,
+    tags: Vec<Tag>,
+) -> Result<TaskDefinitionRecord, EcsError> {
     let family = definition.family.clone().unwrap_or_default();
     let family_key = keys::family(&ctx.scope, &family);
     loop {
@@ -107,9 +111,15 @@ pub struct Reference {
 
 /// Parses `family`, `family:revision` or a task definition ARN of this scope.
 pub fn parse_reference(ctx: &Ctx, text: &str) -> Result<Reference, EcsError> {
-    let bad = || EcsError::client(format!("Invalid task definition reference '{text}': use family, family:revision or a task definition ARN."));
+    let bad = || {
+        EcsError::client(format!(
+            "Invalid task definition reference '{text}': use family, family:revision or a task definition ARN."
+        ))
+    };
     let body = if text.starts_with("arn:") {
-        let arn = Arn::parse(text).filter(|a| a.service == "ecs" && a.resource_type == "task-definition").ok_or_else(bad)?;
+        let arn = Arn::parse(text)
+            .filter(|a| a.service == "ecs" && a.resource_type == "task-definition")
+            .ok_or_else(bad)?;
         if !arn.is_in(&ctx.scope) {
             return Err(unable_to_describe());
         }
@@ -118,7 +128,9 @@ pub fn parse_reference(ctx: &Ctx, text: &str) -> Result<Reference, EcsError> {
         text.to_string()
     };
     let (family, revision) = match body.split_once(':') {
-        Some((family, revision)) => (family.to_string(), Some(revision.parse::<i32>().ok().filter(|r| *r > 0).ok_or_else(bad)?)),
+        Some((family, revision)) => {
+            (family.to_string(), Some(revision.parse::<i32>().ok().filter(|r| *r > 0).ok_or_else(bad)?))
+        }
         None => (body, None),
     };
     if !berth_api::names::is_simple_name(&family, 255) {
@@ -133,16 +145,24 @@ pub fn unable_to_describe() -> EcsError {
 }
 
 /// Finds the revision a reference names: the given revision, or the family's latest ACTIVE one.
-pub async fn find(ctx: &Ctx, reference: &Reference) -> Result<Option<Record<TaskDefinitionRecord>>, EcsError> {
+pub async fn find(
+    ctx: &Ctx,
+    reference: &Reference,
+) -> Result<Option<Record<TaskDefinitionRecord>>, EcsError> {
     find_raw(ctx, reference).await
 }
 
 /// [`find`], decoding the record as any type that reads it (a partial or raw view of it).
-pub async fn find_raw<T: DeserializeOwned>(ctx: &Ctx, reference: &Reference) -> Result<Option<Record<T>>, EcsError> {
+pub async fn find_raw<T: DeserializeOwned>(
+    ctx: &Ctx,
+    reference: &Reference,
+) -> Result<Option<Record<T>>, EcsError> {
     let revision = match reference.revision {
         Some(revision) => revision,
         None => {
-            let family = records::get::<FamilyRecord>(&*ctx.store, &keys::family(&ctx.scope, &reference.family)).await?;
+            let family =
+                records::get::<FamilyRecord>(&*ctx.store, &keys::family(&ctx.scope, &reference.family))
+                    .await?;
             match family.and_then(|f| f.value.latest_active) {
                 Some(revision) => revision,
                 None => return Ok(None),
@@ -161,14 +181,16 @@ pub async fn set_status(
     let family_key = keys::family(&ctx.scope, &reference.family);
     loop {
         let current = find(ctx, reference).await?.ok_or_else(unable_to_describe)?;
-        let family = records::get::<FamilyRecord>(&*ctx.store, &family_key).await?.ok_or_else(unable_to_describe)?;
+        let family =
+            records::get::<FamilyRecord>(&*ctx.store, &family_key).await?.ok_or_else(unable_to_describe)?;
         let mut updated = current.value.clone();
         change(&mut updated)?;
         let mut family_record = family.value.clone();
         if current.value.status() == ACTIVE && updated.status() != ACTIVE {
             family_record.active_count = family_record.active_count.saturating_sub(1);
             if family_record.latest_active == Some(updated.revision()) {
-                family_record.latest_active = latest_active_below(ctx, &reference.family, updated.revision()).await?;
+                family_record.latest_active =
+                    latest_active_below(ctx, &reference.family, updated.revision()).await?;
             }
         }
         let revision_key = keys::task_definition(&ctx.scope, &reference.family, updated.revision());
@@ -201,7 +223,8 @@ async fn latest_active_below(ctx: &Ctx, family: &str, revision: i32) -> Result<O
 /// changed since it was read; the caller reads again.
 pub async fn remove(ctx: &Ctx, record: &Record<TaskDefinitionRecord>) -> Result<bool, EcsError> {
     let family_key = keys::family(&ctx.scope, record.value.family());
-    let family = records::get::<FamilyRecord>(&*ctx.store, &family_key).await?.ok_or_else(unable_to_describe)?;
+    let family =
+        records::get::<FamilyRecord>(&*ctx.store, &family_key).await?.ok_or_else(unable_to_describe)?;
     let mut counted = family.value;
     counted.existing_count = counted.existing_count.saturating_sub(1);
     let key = keys::task_definition(&ctx.scope, record.value.family(), record.value.revision());

@@ -24,7 +24,8 @@ pub struct TestServer {
 /// Starts a server with the default settings (region us-east-1, account 000000000000).
 pub async fn start() -> TestServer {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(dir.path().join("berth.redb")).expect("store opens"));
+    let store: Arc<dyn Store> =
+        Arc::new(RedbStore::open(dir.path().join("berth.redb")).expect("store opens"));
     let config = ServerConfig { listen: "127.0.0.1:0".parse().expect("address"), ..ServerConfig::default() };
     let running = berth_server::start_with_store(config, store.clone()).await.expect("server starts");
     let endpoint = format!("http://{}", running.addr);

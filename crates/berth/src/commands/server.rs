@@ -46,14 +46,19 @@ struct FileConfig {
 pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     let file = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read config file {}", path.display()))?;
-            toml::from_str::<FileConfig>(&text).with_context(|| format!("failed to parse config file {}", path.display()))?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("failed to read config file {}", path.display()))?;
+            toml::from_str::<FileConfig>(&text)
+                .with_context(|| format!("failed to parse config file {}", path.display()))?
         }
         None => FileConfig::default(),
     };
     let defaults = ServerConfig::default();
     let config = ServerConfig {
-        listen: args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
+        listen: args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
         region: args.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
         account_id: args.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT.to_string()),
@@ -62,7 +67,9 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("account id must be 12 digits, got '{}'", config.account_id);
     }
-    if config.region.is_empty() || !config.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if config.region.is_empty()
+        || !config.region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         bail!("region must be lowercase letters, digits and dashes, got '{}'", config.region);
     }
     Ok(config)
@@ -71,7 +78,8 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
 /// Runs the control plane until Ctrl-C or SIGTERM.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = resolve(args)?;
-    let (region, account, data_dir) = (config.region.clone(), config.account_id.clone(), config.data_dir.clone());
+    let (region, account, data_dir) =
+        (config.region.clone(), config.account_id.clone(), config.data_dir.clone());
     let running = berth_server::start(config).await?;
     tracing::info!(endpoint = %format!("http://{}", running.addr), %region, %account, data_dir = %data_dir.display(), "berth server ready");
     println!("berth server listening on http://{}", running.addr);

@@ -3,9 +3,7 @@
 
 use super::{blank, choices, client, label, network_mode, one_of};
 use crate::EcsError;
-use crate::model::{
-    ContainerDefinition, PortMapping, RegisterTaskDefinitionRequest, Secret, enums,
-};
+use crate::model::{ContainerDefinition, PortMapping, RegisterTaskDefinitionRequest, Secret, enums};
 use crate::names::is_simple_name;
 
 const MAX_NAME: usize = 255;
@@ -23,9 +21,7 @@ pub(crate) fn check_container(
     let who = label(index, container);
     match container.name.as_deref() {
         None | Some("") => {
-            return Err(client(format!(
-                "{who}: name is required; every container needs a name."
-            )));
+            return Err(client(format!("{who}: name is required; every container needs a name.")));
         }
         Some(name) if !is_simple_name(name, MAX_NAME) => {
             return Err(client(format!(
@@ -36,11 +32,7 @@ pub(crate) fn check_container(
     }
     check_image(&who, container.image.as_deref())?;
     check_networking(request, &who, container)?;
-    check_port_mappings(
-        request,
-        &who,
-        container.port_mappings.as_deref().unwrap_or_default(),
-    )?;
+    check_port_mappings(request, &who, container.port_mappings.as_deref().unwrap_or_default())?;
     check_environment(&who, container)?;
     check_logging(&who, container)?;
     if let Some(credentials) = &container.repository_credentials
@@ -50,13 +42,7 @@ pub(crate) fn check_container(
             "Invalid setting for {who}: repositoryCredentials.credentialsParameter is required."
         )));
     }
-    if container
-        .credential_specs
-        .as_deref()
-        .unwrap_or_default()
-        .len()
-        > 1
-    {
+    if container.credential_specs.as_deref().unwrap_or_default().len() > 1 {
         return Err(client(format!(
             "Invalid setting for {who}: at most one credentialSpecs entry is allowed."
         )));
@@ -76,9 +62,7 @@ pub(crate) fn check_container(
 /// followed by `@sha256:` and 64 hexadecimal digits.
 fn check_image(who: &str, image: Option<&str>) -> Result<(), EcsError> {
     let Some(image) = image.filter(|image| !image.trim().is_empty()) else {
-        return Err(client(format!(
-            "Invalid setting for {who}: image is required."
-        )));
+        return Err(client(format!("Invalid setting for {who}: image is required.")));
     };
     let (repository, digest) = match image.split_once('@') {
         Some((repository, digest)) => (repository, Some(digest)),
@@ -122,9 +106,7 @@ fn check_networking(
         )));
     }
     for link in links {
-        let (name, alias) = link
-            .split_once(':')
-            .unwrap_or((link.as_str(), link.as_str()));
+        let (name, alias) = link.split_once(':').unwrap_or((link.as_str(), link.as_str()));
         if !is_simple_name(name, MAX_NAME) || !is_simple_name(alias, MAX_NAME) {
             return Err(client(format!(
                 "Invalid setting for {who}: link '{link}' must be 'name' or 'name:alias' of letters, numbers, hyphens and underscores."
@@ -186,9 +168,9 @@ fn check_port_mappings(
             let valid = !name.is_empty()
                 && name.len() <= MAX_PORT_NAME
                 && !name.starts_with('-')
-                && name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
             if !valid {
                 return Err(client(format!(
                     "Invalid setting for {at}.name '{name}': up to {MAX_PORT_NAME} lowercase letters, numbers, underscores and hyphens, not starting with a hyphen."
@@ -241,12 +223,7 @@ fn check_port_mappings(
     Ok(())
 }
 
-fn check_port_range(
-    at: &str,
-    mode: &str,
-    range: &str,
-    mapping: &PortMapping,
-) -> Result<(), EcsError> {
+fn check_port_range(at: &str, mode: &str, range: &str, mapping: &PortMapping) -> Result<(), EcsError> {
     if mode != "bridge" && mode != "awsvpc" {
         return Err(client(format!(
             "Invalid setting for {at}: containerPortRange needs networkMode bridge or awsvpc, not {mode}."
@@ -271,13 +248,7 @@ fn check_port_range(
 }
 
 fn check_environment(who: &str, container: &ContainerDefinition) -> Result<(), EcsError> {
-    for (index, variable) in container
-        .environment
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, variable) in container.environment.as_deref().unwrap_or_default().iter().enumerate() {
         if blank(variable.name.as_deref()) {
             return Err(client(format!(
                 "Invalid setting for {who}: environment[{index}] has no name; environment variable names cannot be empty."
@@ -312,11 +283,7 @@ fn check_environment(who: &str, container: &ContainerDefinition) -> Result<(), E
             }
         }
     }
-    check_secrets(
-        who,
-        "secrets",
-        container.secrets.as_deref().unwrap_or_default(),
-    )
+    check_secrets(who, "secrets", container.secrets.as_deref().unwrap_or_default())
 }
 
 fn check_secrets(who: &str, member: &str, secrets: &[Secret]) -> Result<(), EcsError> {
@@ -353,11 +320,7 @@ fn check_logging(who: &str, container: &ContainerDefinition) -> Result<(), EcsEr
         let options = logging.options.as_ref();
         let missing: Vec<&str> = ["awslogs-region", "awslogs-group"]
             .into_iter()
-            .filter(|key| {
-                options
-                    .and_then(|o| o.get(*key))
-                    .is_none_or(|v| v.is_empty())
-            })
+            .filter(|key| options.and_then(|o| o.get(*key)).is_none_or(|v| v.is_empty()))
             .collect();
         if !missing.is_empty() {
             return Err(client(format!(

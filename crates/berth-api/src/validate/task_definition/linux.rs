@@ -120,17 +120,9 @@ pub(crate) fn check_container(
     check_system_controls(request, &who, container)?;
     if let Some(policy) = &container.restart_policy {
         if policy.enabled.is_none() {
-            return Err(client(format!(
-                "Invalid setting for {who}: restartPolicy.enabled is required."
-            )));
+            return Err(client(format!("Invalid setting for {who}: restartPolicy.enabled is required.")));
         }
-        if policy
-            .ignored_exit_codes
-            .as_deref()
-            .unwrap_or_default()
-            .len()
-            > 50
-        {
+        if policy.ignored_exit_codes.as_deref().unwrap_or_default().len() > 50 {
             return Err(client(format!(
                 "Invalid setting for {who}: restartPolicy.ignoredExitCodes can list at most 50 exit codes."
             )));
@@ -143,28 +135,19 @@ pub(crate) fn check_container(
             )));
         }
     }
-    for (member, value) in [
-        ("startTimeout", container.start_timeout),
-        ("stopTimeout", container.stop_timeout),
-    ] {
+    for (member, value) in
+        [("startTimeout", container.start_timeout), ("stopTimeout", container.stop_timeout)]
+    {
         if let Some(seconds) = value
             && seconds < 0
         {
-            return Err(client(format!(
-                "Invalid setting for {who}: {member} {seconds} cannot be negative."
-            )));
+            return Err(client(format!("Invalid setting for {who}: {member} {seconds} cannot be negative.")));
         }
     }
     Ok(())
 }
 
-fn in_range(
-    who: &str,
-    member: &str,
-    value: Option<i32>,
-    low: i32,
-    high: i32,
-) -> Result<(), EcsError> {
+fn in_range(who: &str, member: &str, value: Option<i32>, low: i32, high: i32) -> Result<(), EcsError> {
     match value {
         Some(value) if !(low..=high).contains(&value) => Err(client(format!(
             "Invalid setting for {who}: healthCheck.{member} {value} must be between {low} and {high}."
@@ -204,13 +187,7 @@ fn check_health(who: &str, container: &ContainerDefinition) -> Result<(), EcsErr
 }
 
 fn check_ulimits(who: &str, container: &ContainerDefinition) -> Result<(), EcsError> {
-    for (index, ulimit) in container
-        .ulimits
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, ulimit) in container.ulimits.as_deref().unwrap_or_default().iter().enumerate() {
         let name = ulimit.name.as_deref().unwrap_or("");
         if !one_of(name, enums::ULIMIT_NAME) {
             return Err(client(format!(
@@ -245,13 +222,7 @@ fn check_linux(who: &str, linux: &LinuxParameters) -> Result<(), EcsError> {
             }
         }
     }
-    for (index, device) in linux
-        .devices
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, device) in linux.devices.as_deref().unwrap_or_default().iter().enumerate() {
         if blank(device.host_path.as_deref()) {
             return Err(client(format!(
                 "Invalid setting for {who}: linuxParameters.devices[{index}].hostPath is required."
@@ -265,18 +236,8 @@ fn check_linux(who: &str, linux: &LinuxParameters) -> Result<(), EcsError> {
             }
         }
     }
-    for (index, tmpfs) in linux
-        .tmpfs
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        if !tmpfs
-            .container_path
-            .as_deref()
-            .is_some_and(|path| path.starts_with('/'))
-        {
+    for (index, tmpfs) in linux.tmpfs.as_deref().unwrap_or_default().iter().enumerate() {
+        if !tmpfs.container_path.as_deref().is_some_and(|path| path.starts_with('/')) {
             return Err(client(format!(
                 "Invalid setting for {who}: linuxParameters.tmpfs[{index}].containerPath must be an absolute path."
             )));
@@ -287,9 +248,7 @@ fn check_linux(who: &str, linux: &LinuxParameters) -> Result<(), EcsError> {
             )));
         }
         for option in tmpfs.mount_options.as_deref().unwrap_or_default() {
-            let key = option
-                .split_once('=')
-                .map_or(option.as_str(), |(key, _)| key);
+            let key = option.split_once('=').map_or(option.as_str(), |(key, _)| key);
             if !one_of(key, TMPFS_OPTIONS) {
                 return Err(client(format!(
                     "Invalid setting for {who}: linuxParameters.tmpfs[{index}] mount option '{option}' is not supported."
@@ -324,13 +283,7 @@ fn check_system_controls(
     who: &str,
     container: &ContainerDefinition,
 ) -> Result<(), EcsError> {
-    for (index, control) in container
-        .system_controls
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, control) in container.system_controls.as_deref().unwrap_or_default().iter().enumerate() {
         let Some(namespace) = control.namespace.as_deref().filter(|n| !n.is_empty()) else {
             return Err(client(format!(
                 "Invalid setting for {who}: systemControls[{index}].namespace is required."

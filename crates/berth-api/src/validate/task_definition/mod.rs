@@ -52,9 +52,7 @@ pub fn check_register(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
 }
 
 fn check_size(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let size = serde_json::to_vec(request)
-        .map(|bytes| bytes.len())
-        .unwrap_or(0);
+    let size = serde_json::to_vec(request).map(|bytes| bytes.len()).unwrap_or(0);
     if size > MAX_REQUEST_BYTES {
         return Err(client(format!(
             "The task definition is {size} bytes as JSON, over the 64 KiB size limit ({MAX_REQUEST_BYTES} bytes); move large values such as environment variables into environment files or secrets."
@@ -88,12 +86,7 @@ pub(crate) fn network_mode(request: &RegisterTaskDefinitionRequest) -> &str {
 
 /// Whether `requiresCompatibilities` names `compatibility`.
 pub(crate) fn requires(request: &RegisterTaskDefinitionRequest, compatibility: &str) -> bool {
-    request
-        .requires_compatibilities
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .any(|value| value == compatibility)
+    request.requires_compatibilities.as_deref().unwrap_or_default().iter().any(|value| value == compatibility)
 }
 
 /// Whether a container is essential; containers are essential unless they say otherwise.

@@ -53,9 +53,7 @@ pub fn compatibilities(request: &RegisterTaskDefinitionRequest) -> Vec<String> {
 }
 
 fn fargate_error(detail: impl std::fmt::Display) -> EcsError {
-    client(format!(
-        "The task definition is not valid for FARGATE: {detail}"
-    ))
+    client(format!("The task definition is not valid for FARGATE: {detail}"))
 }
 
 fn fargate_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
@@ -66,14 +64,10 @@ fn fargate_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsErr
         )));
     }
     let Some(cpu_text) = request.cpu.as_deref() else {
-        return Err(fargate_error(
-            "Fargate requires that 'cpu' be defined at the task level.",
-        ));
+        return Err(fargate_error("Fargate requires that 'cpu' be defined at the task level."));
     };
     let Some(memory_text) = request.memory.as_deref() else {
-        return Err(fargate_error(
-            "Fargate requires that 'memory' be defined at the task level.",
-        ));
+        return Err(fargate_error("Fargate requires that 'memory' be defined at the task level."));
     };
     let (cpu, memory) = (parse_task_cpu(cpu_text)?, parse_task_memory(memory_text)?);
     if !fargate_size_is_valid(cpu, memory) {
@@ -92,53 +86,23 @@ fn fargate_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsErr
         )));
     }
     let task_level = [
-        (
-            "placementConstraints",
-            request
-                .placement_constraints
-                .as_deref()
-                .is_some_and(|c| !c.is_empty()),
-        ),
+        ("placementConstraints", request.placement_constraints.as_deref().is_some_and(|c| !c.is_empty())),
         ("ipcMode", request.ipc_mode.is_some()),
-        (
-            "pidMode other than 'task'",
-            request.pid_mode.as_deref().is_some_and(|m| m != "task"),
-        ),
-        (
-            "inferenceAccelerators",
-            request
-                .inference_accelerators
-                .as_deref()
-                .is_some_and(|a| !a.is_empty()),
-        ),
-        (
-            "trustedExecutionConfiguration",
-            request.trusted_execution_configuration.is_some(),
-        ),
+        ("pidMode other than 'task'", request.pid_mode.as_deref().is_some_and(|m| m != "task")),
+        ("inferenceAccelerators", request.inference_accelerators.as_deref().is_some_and(|a| !a.is_empty())),
+        ("trustedExecutionConfiguration", request.trusted_execution_configuration.is_some()),
     ];
     if let Some((member, _)) = task_level.iter().find(|(_, used)| *used) {
-        return Err(fargate_error(format!(
-            "{member} is not supported on Fargate."
-        )));
+        return Err(fargate_error(format!("{member} is not supported on Fargate.")));
     }
-    for (index, volume) in request
-        .volumes
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, volume) in request.volumes.as_deref().unwrap_or_default().iter().enumerate() {
         if volume.docker_volume_configuration.is_some() {
             return Err(fargate_error(format!(
                 "{}: dockerVolumeConfiguration is not supported on Fargate; use a bind mount (host) volume or EFS.",
                 volume_label(index, volume)
             )));
         }
-        if volume
-            .host
-            .as_ref()
-            .is_some_and(|h| h.source_path.as_deref().is_some_and(|p| !p.is_empty()))
-        {
+        if volume.host.as_ref().is_some_and(|h| h.source_path.as_deref().is_some_and(|p| !p.is_empty())) {
             return Err(fargate_error(format!(
                 "{}: host.sourcePath is not supported on Fargate; omit sourcePath for a task-scoped bind mount.",
                 volume_label(index, volume)
@@ -162,57 +126,22 @@ fn fargate_container_problem(
         ("privileged", c.privileged == Some(true)),
         ("disableNetworking", c.disable_networking == Some(true)),
         ("dnsServers", not_empty(c.dns_servers.as_deref())),
-        (
-            "dnsSearchDomains",
-            not_empty(c.dns_search_domains.as_deref()),
-        ),
-        (
-            "dockerSecurityOptions",
-            not_empty(c.docker_security_options.as_deref()),
-        ),
-        (
-            "extraHosts",
-            c.extra_hosts.as_deref().is_some_and(|h| !h.is_empty()),
-        ),
+        ("dnsSearchDomains", not_empty(c.dns_search_domains.as_deref())),
+        ("dockerSecurityOptions", not_empty(c.docker_security_options.as_deref())),
+        ("extraHosts", c.extra_hosts.as_deref().is_some_and(|h| !h.is_empty())),
         ("links", not_empty(c.links.as_deref())),
-        (
-            "linuxParameters.devices",
-            linux
-                .and_then(|l| l.devices.as_deref())
-                .is_some_and(|d| !d.is_empty()),
-        ),
-        (
-            "linuxParameters.sharedMemorySize",
-            linux.is_some_and(|l| l.shared_memory_size.is_some()),
-        ),
-        (
-            "linuxParameters.tmpfs",
-            linux
-                .and_then(|l| l.tmpfs.as_deref())
-                .is_some_and(|t| !t.is_empty()),
-        ),
-        (
-            "linuxParameters.maxSwap",
-            linux.is_some_and(|l| l.max_swap.is_some()),
-        ),
-        (
-            "linuxParameters.swappiness",
-            linux.is_some_and(|l| l.swappiness.is_some()),
-        ),
+        ("linuxParameters.devices", linux.and_then(|l| l.devices.as_deref()).is_some_and(|d| !d.is_empty())),
+        ("linuxParameters.sharedMemorySize", linux.is_some_and(|l| l.shared_memory_size.is_some())),
+        ("linuxParameters.tmpfs", linux.and_then(|l| l.tmpfs.as_deref()).is_some_and(|t| !t.is_empty())),
+        ("linuxParameters.maxSwap", linux.is_some_and(|l| l.max_swap.is_some())),
+        ("linuxParameters.swappiness", linux.is_some_and(|l| l.swappiness.is_some())),
     ];
     if let Some((member, _)) = unsupported.iter().find(|(_, used)| *used) {
-        return Err(fargate_error(format!(
-            "{who}: {member} is not supported on Fargate."
-        )));
+        return Err(fargate_error(format!("{who}: {member} is not supported on Fargate.")));
     }
-    let added = linux
-        .and_then(|l| l.capabilities.as_ref())
-        .and_then(|k| k.add.as_deref())
-        .unwrap_or_default();
-    if let Some(other) = added
-        .iter()
-        .find(|cap| capability_name(cap) != "SYS_PTRACE")
-    {
+    let added =
+        linux.and_then(|l| l.capabilities.as_ref()).and_then(|k| k.add.as_deref()).unwrap_or_default();
+    if let Some(other) = added.iter().find(|cap| capability_name(cap) != "SYS_PTRACE") {
         return Err(fargate_error(format!(
             "{who}: linuxParameters.capabilities.add '{other}'; SYS_PTRACE is the only capability Fargate can add."
         )));
@@ -225,10 +154,7 @@ fn fargate_container_problem(
             )));
         }
     }
-    for (member, value) in [
-        ("startTimeout", c.start_timeout),
-        ("stopTimeout", c.stop_timeout),
-    ] {
+    for (member, value) in [("startTimeout", c.start_timeout), ("stopTimeout", c.stop_timeout)] {
         if let Some(seconds) = value
             && !(2..=120).contains(&seconds)
         {
@@ -245,19 +171,12 @@ fn fargate_container_problem(
             )));
         }
         if driver == "awslogs" {
-            if request
-                .execution_role_arn
-                .as_deref()
-                .is_none_or(str::is_empty)
-            {
+            if request.execution_role_arn.as_deref().is_none_or(str::is_empty) {
                 return Err(fargate_error(format!(
                     "{who}: Fargate requires task definition to have execution role ARN to support log driver awslogs."
                 )));
             }
-            let prefix = logging
-                .options
-                .as_ref()
-                .and_then(|o| o.get("awslogs-stream-prefix"));
+            let prefix = logging.options.as_ref().and_then(|o| o.get("awslogs-stream-prefix"));
             if prefix.is_none_or(|p| p.is_empty()) {
                 return Err(fargate_error(format!(
                     "{who}: log driver awslogs requires the option awslogs-stream-prefix on Fargate."
@@ -269,43 +188,24 @@ fn fargate_container_problem(
 }
 
 fn shared_gpu_or_neuron(c: &ContainerDefinition) -> Option<&'static str> {
-    c.resource_requirements
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .find_map(
-            |r| match (r.r#type.as_deref(), r.sharing_strategy.is_some()) {
-                (Some("GPU"), true) => Some("GPU sharing (sharingStrategy)"),
-                (Some("NeuronDevice"), _) => Some("NeuronDevice resource requirements"),
-                _ => None,
-            },
-        )
+    c.resource_requirements.as_deref().unwrap_or_default().iter().find_map(|r| {
+        match (r.r#type.as_deref(), r.sharing_strategy.is_some()) {
+            (Some("GPU"), true) => Some("GPU sharing (sharingStrategy)"),
+            (Some("NeuronDevice"), _) => Some("NeuronDevice resource requirements"),
+            _ => None,
+        }
+    })
 }
 
 fn external_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let error = |detail: String| {
-        client(format!(
-            "The task definition is not valid for EXTERNAL: {detail}"
-        ))
-    };
+    let error = |detail: String| client(format!("The task definition is not valid for EXTERNAL: {detail}"));
     if network_mode(request) == "awsvpc" {
-        return Err(error(
-            "external instances do not support network mode 'awsvpc'.".to_owned(),
-        ));
+        return Err(error("external instances do not support network mode 'awsvpc'.".to_owned()));
     }
-    for (index, volume) in request
-        .volumes
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, volume) in request.volumes.as_deref().unwrap_or_default().iter().enumerate() {
         let kind = if volume.efs_volume_configuration.is_some() {
             "efsVolumeConfiguration"
-        } else if volume
-            .fsx_windows_file_server_volume_configuration
-            .is_some()
-        {
+        } else if volume.fsx_windows_file_server_volume_configuration.is_some() {
             "fsxWindowsFileServerVolumeConfiguration"
         } else if volume.s3files_volume_configuration.is_some() {
             "s3filesVolumeConfiguration"
@@ -319,14 +219,8 @@ fn external_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsEr
             volume_label(index, volume)
         )));
     }
-    if request
-        .inference_accelerators
-        .as_deref()
-        .is_some_and(|a| !a.is_empty())
-    {
-        return Err(error(
-            "inferenceAccelerators are not supported on external instances.".to_owned(),
-        ));
+    if request.inference_accelerators.as_deref().is_some_and(|a| !a.is_empty()) {
+        return Err(error("inferenceAccelerators are not supported on external instances.".to_owned()));
     }
     if request.trusted_execution_configuration.is_some() {
         return Err(error(
@@ -345,11 +239,8 @@ fn external_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsEr
 }
 
 fn managed_instances_problem(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let error = |detail: String| {
-        client(format!(
-            "The task definition is not valid for MANAGED_INSTANCES: {detail}"
-        ))
-    };
+    let error =
+        |detail: String| client(format!("The task definition is not valid for MANAGED_INSTANCES: {detail}"));
     match request.network_mode.as_deref() {
         Some("awsvpc" | "host") => {}
         None if requires(request, "MANAGED_INSTANCES") => {}
@@ -360,29 +251,17 @@ fn managed_instances_problem(request: &RegisterTaskDefinitionRequest) -> Result<
             )));
         }
     }
-    let family = request
-        .runtime_platform
-        .as_ref()
-        .and_then(|p| p.operating_system_family.as_deref());
+    let family = request.runtime_platform.as_ref().and_then(|p| p.operating_system_family.as_deref());
     if let Some(family) = family.filter(|f| *f != "LINUX") {
         return Err(error(format!(
             "Managed Instances run Linux tasks only, and operatingSystemFamily is '{family}'."
         )));
     }
-    if request
-        .inference_accelerators
-        .as_deref()
-        .is_some_and(|a| !a.is_empty())
-    {
-        return Err(error(
-            "inferenceAccelerators are not supported on Managed Instances.".to_owned(),
-        ));
+    if request.inference_accelerators.as_deref().is_some_and(|a| !a.is_empty()) {
+        return Err(error("inferenceAccelerators are not supported on Managed Instances.".to_owned()));
     }
     for (index, container) in containers(request).iter().enumerate() {
-        let driver = container
-            .log_configuration
-            .as_ref()
-            .and_then(|l| l.log_driver.as_deref());
+        let driver = container.log_configuration.as_ref().and_then(|l| l.log_driver.as_deref());
         if let Some(driver) = driver.filter(|d| !MANAGED_INSTANCES_LOG_DRIVERS.contains(d)) {
             return Err(error(format!(
                 "{}: log driver '{driver}' is not supported; Managed Instances support awslogs, splunk, awsfirelens and json-file.",

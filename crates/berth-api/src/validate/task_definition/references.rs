@@ -30,13 +30,7 @@ pub(crate) fn check_references(request: &RegisterTaskDefinitionRequest) -> Resul
                 )));
             }
         }
-        for (at, from) in container
-            .volumes_from
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (at, from) in container.volumes_from.as_deref().unwrap_or_default().iter().enumerate() {
             let source = from.source_container.as_deref().unwrap_or("");
             if source.is_empty() || source == own || !by_name.contains_key(source) {
                 return Err(client(format!(
@@ -62,13 +56,7 @@ fn check_dependencies(
     container: &ContainerDefinition,
     by_name: &BTreeMap<&str, &ContainerDefinition>,
 ) -> Result<(), EcsError> {
-    for (index, dependency) in container
-        .depends_on
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
+    for (index, dependency) in container.depends_on.as_deref().unwrap_or_default().iter().enumerate() {
         let target = dependency.container_name.as_deref().unwrap_or("");
         if target.is_empty() {
             return Err(client(format!(
@@ -76,9 +64,7 @@ fn check_dependencies(
             )));
         }
         if target == own {
-            return Err(client(format!(
-                "Invalid setting for {who}: a container cannot depend on itself."
-            )));
+            return Err(client(format!("Invalid setting for {who}: a container cannot depend on itself.")));
         }
         let Some(upstream) = by_name.get(target) else {
             return Err(client(format!(
@@ -112,10 +98,7 @@ fn check_cycles(all: &[ContainerDefinition]) -> Result<(), EcsError> {
         .iter()
         .map(|c| {
             let targets = c.depends_on.as_deref().unwrap_or_default();
-            let targets = targets
-                .iter()
-                .filter_map(|d| d.container_name.as_deref())
-                .collect();
+            let targets = targets.iter().filter_map(|d| d.container_name.as_deref()).collect();
             (c.name.as_deref().unwrap_or(""), targets)
         })
         .collect();
@@ -158,15 +141,9 @@ fn visit<'a>(
 }
 
 fn check_firelens(all: &[ContainerDefinition]) -> Result<(), EcsError> {
-    let routers = all
-        .iter()
-        .filter(|c| c.firelens_configuration.is_some())
-        .count();
+    let routers = all.iter().filter(|c| c.firelens_configuration.is_some()).count();
     for (index, container) in all.iter().enumerate() {
-        let driver = container
-            .log_configuration
-            .as_ref()
-            .and_then(|l| l.log_driver.as_deref());
+        let driver = container.log_configuration.as_ref().and_then(|l| l.log_driver.as_deref());
         if driver == Some("awsfirelens") && routers == 0 {
             return Err(client(format!(
                 "Invalid setting for {}: log driver awsfirelens needs a log router container with firelensConfiguration in the task definition.",
@@ -178,21 +155,11 @@ fn check_firelens(all: &[ContainerDefinition]) -> Result<(), EcsError> {
 }
 
 fn check_accelerator_references(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let accelerators = request
-        .inference_accelerators
-        .as_deref()
-        .unwrap_or_default();
-    let declared: BTreeSet<&str> = accelerators
-        .iter()
-        .filter_map(|a| a.device_name.as_deref())
-        .collect();
+    let accelerators = request.inference_accelerators.as_deref().unwrap_or_default();
+    let declared: BTreeSet<&str> = accelerators.iter().filter_map(|a| a.device_name.as_deref()).collect();
     let mut used: BTreeSet<&str> = BTreeSet::new();
     for (index, container) in containers(request).iter().enumerate() {
-        for requirement in container
-            .resource_requirements
-            .as_deref()
-            .unwrap_or_default()
-        {
+        for requirement in container.resource_requirements.as_deref().unwrap_or_default() {
             if requirement.r#type.as_deref() != Some("InferenceAccelerator") {
                 continue;
             }

@@ -68,16 +68,8 @@ fn scaled(number: &str) -> Option<u32> {
         return None;
     }
     let scale = 10u128.pow(u32::try_from(fraction.len()).ok()?);
-    let whole: u128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().ok()?
-    };
-    let fraction: u128 = if fraction.is_empty() {
-        0
-    } else {
-        fraction.parse().ok()?
-    };
+    let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
+    let fraction: u128 = if fraction.is_empty() { 0 } else { fraction.parse().ok()? };
     let total = (whole * scale + fraction) * 1024;
     if !total.is_multiple_of(scale) {
         return None;
@@ -88,9 +80,8 @@ fn scaled(number: &str) -> Option<u32> {
 /// Whether `cpu` units and `memory` MiB is a task size Fargate offers (the table of the
 /// developer guide's "Task CPU and memory"; the 8 and 16 vCPU sizes need Linux platform 1.4.0).
 pub fn fargate_size_is_valid(cpu: u32, memory: u32) -> bool {
-    let stepped = |low: u32, high: u32, step: u32| {
-        (low..=high).contains(&memory) && memory.is_multiple_of(step)
-    };
+    let stepped =
+        |low: u32, high: u32, step: u32| (low..=high).contains(&memory) && memory.is_multiple_of(step);
     match cpu {
         256 => matches!(memory, 512 | 1024 | 2048),
         512 => stepped(1024, 4096, 1024),
@@ -106,10 +97,7 @@ pub fn fargate_size_is_valid(cpu: u32, memory: u32) -> bool {
 /// Checks container memory and CPU against each other and against the task size, and each
 /// container's `resourceRequirements`.
 pub(crate) fn check_resources(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let task_memory = request
-        .memory
-        .as_deref()
-        .and_then(|m| parse_task_memory(m).ok());
+    let task_memory = request.memory.as_deref().and_then(|m| parse_task_memory(m).ok());
     let task_cpu = request.cpu.as_deref().and_then(|c| parse_task_cpu(c).ok());
     let mut reserved: i64 = 0;
     let mut cpu_total: i64 = 0;
@@ -147,9 +135,7 @@ pub(crate) fn check_resources(request: &RegisterTaskDefinitionRequest) -> Result
         reserved += i64::from(reservation.or(memory).unwrap_or(0));
         match container.cpu {
             Some(cpu) if cpu < 0 => {
-                return Err(client(format!(
-                    "Invalid 'cpu' setting for {who}: {cpu} cannot be negative."
-                )));
+                return Err(client(format!("Invalid 'cpu' setting for {who}: {cpu} cannot be negative.")));
             }
             Some(cpu) => cpu_total += i64::from(cpu),
             None => {}
@@ -178,10 +164,7 @@ fn check_requirements(
     who: &str,
     container: &crate::model::ContainerDefinition,
 ) -> Result<(), EcsError> {
-    let requirements = container
-        .resource_requirements
-        .as_deref()
-        .unwrap_or_default();
+    let requirements = container.resource_requirements.as_deref().unwrap_or_default();
     let mut kinds = std::collections::BTreeSet::new();
     for (index, requirement) in requirements.iter().enumerate() {
         let kind = requirement.r#type.as_deref().unwrap_or("");

@@ -20,9 +20,7 @@ const EPHEMERAL_GIB: std::ops::RangeInclusive<i32> = 21..=200;
 pub(crate) fn check_task(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
     match request.family.as_deref() {
         None | Some("") => {
-            return Err(client(
-                "Family is required: give the task definition a family name.",
-            ));
+            return Err(client("Family is required: give the task definition a family name."));
         }
         Some(family) => check_family(family)?,
     }
@@ -57,16 +55,9 @@ fn check_enumerations(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
     if let Some(mode) = request.network_mode.as_deref()
         && !one_of(mode, enums::NETWORK_MODE)
     {
-        return Err(client(format!(
-            "Invalid networkMode '{mode}': use {}.",
-            choices(enums::NETWORK_MODE)
-        )));
+        return Err(client(format!("Invalid networkMode '{mode}': use {}.", choices(enums::NETWORK_MODE))));
     }
-    for value in request
-        .requires_compatibilities
-        .as_deref()
-        .unwrap_or_default()
-    {
+    for value in request.requires_compatibilities.as_deref().unwrap_or_default() {
         if !one_of(value, enums::COMPATIBILITY) {
             return Err(client(format!(
                 "Invalid requiresCompatibilities value '{value}': use {}.",
@@ -77,18 +68,12 @@ fn check_enumerations(request: &RegisterTaskDefinitionRequest) -> Result<(), Ecs
     if let Some(mode) = request.pid_mode.as_deref()
         && !one_of(mode, enums::PID_MODE)
     {
-        return Err(client(format!(
-            "Invalid pidMode '{mode}': use {}.",
-            choices(enums::PID_MODE)
-        )));
+        return Err(client(format!("Invalid pidMode '{mode}': use {}.", choices(enums::PID_MODE))));
     }
     if let Some(mode) = request.ipc_mode.as_deref()
         && !one_of(mode, enums::IPC_MODE)
     {
-        return Err(client(format!(
-            "Invalid ipcMode '{mode}': use {}.",
-            choices(enums::IPC_MODE)
-        )));
+        return Err(client(format!("Invalid ipcMode '{mode}': use {}.", choices(enums::IPC_MODE))));
     }
     if let Some(platform) = &request.runtime_platform {
         if let Some(arch) = platform.cpu_architecture.as_deref()
@@ -123,9 +108,7 @@ fn check_task_size(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsErr
     if let Some(text) = request.memory.as_deref() {
         let memory = super::parse_task_memory(text)?;
         if memory == 0 {
-            return Err(client(
-                "Invalid 'memory' setting for task: memory must be greater than 0 MiB.",
-            ));
+            return Err(client("Invalid 'memory' setting for task: memory must be greater than 0 MiB."));
         }
     }
     Ok(())
@@ -156,25 +139,14 @@ fn check_placement_constraints(request: &RegisterTaskDefinitionRequest) -> Resul
 }
 
 fn check_inference_accelerators(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError> {
-    let accelerators = request
-        .inference_accelerators
-        .as_deref()
-        .unwrap_or_default();
+    let accelerators = request.inference_accelerators.as_deref().unwrap_or_default();
     let mut seen = std::collections::BTreeSet::new();
     for (index, accelerator) in accelerators.iter().enumerate() {
-        let Some(name) = accelerator
-            .device_name
-            .as_deref()
-            .filter(|name| !name.is_empty())
-        else {
-            return Err(client(format!(
-                "inferenceAccelerators[{index}].deviceName is required."
-            )));
+        let Some(name) = accelerator.device_name.as_deref().filter(|name| !name.is_empty()) else {
+            return Err(client(format!("inferenceAccelerators[{index}].deviceName is required.")));
         };
         if blank(accelerator.device_type.as_deref()) {
-            return Err(client(format!(
-                "inferenceAccelerators[{index}] ('{name}') needs a deviceType."
-            )));
+            return Err(client(format!("inferenceAccelerators[{index}] ('{name}') needs a deviceType.")));
         }
         if !seen.insert(name) {
             return Err(client(format!(
@@ -197,9 +169,7 @@ fn check_extras(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError>
                 )));
             }
             None => {
-                return Err(client(
-                    "ephemeralStorage.sizeInGiB is required when ephemeralStorage is given.",
-                ));
+                return Err(client("ephemeralStorage.sizeInGiB is required when ephemeralStorage is given."));
             }
         }
     }
@@ -211,34 +181,19 @@ fn check_extras(request: &RegisterTaskDefinitionRequest) -> Result<(), EcsError>
                 "Invalid proxyConfiguration.type '{kind}': the only supported type is 'APPMESH'."
             )));
         }
-        let Some(name) = proxy
-            .container_name
-            .as_deref()
-            .filter(|name| !name.is_empty())
-        else {
+        let Some(name) = proxy.container_name.as_deref().filter(|name| !name.is_empty()) else {
             return Err(client(
                 "proxyConfiguration.containerName is required: name the container that is the App Mesh proxy.",
             ));
         };
-        if !containers(request)
-            .iter()
-            .any(|c| c.name.as_deref() == Some(name))
-        {
+        if !containers(request).iter().any(|c| c.name.as_deref() == Some(name)) {
             return Err(client(format!(
                 "proxyConfiguration.containerName '{name}' does not name a container in this task definition."
             )));
         }
-        for (index, property) in proxy
-            .properties
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (index, property) in proxy.properties.as_deref().unwrap_or_default().iter().enumerate() {
             if blank(property.name.as_deref()) {
-                return Err(client(format!(
-                    "proxyConfiguration.properties[{index}] has no name."
-                )));
+                return Err(client(format!("proxyConfiguration.properties[{index}] has no name.")));
             }
         }
     }

@@ -14,33 +14,16 @@ const MAX_NAME: usize = 255;
 pub(crate) fn volume_kinds(volume: &Volume) -> Vec<&'static str> {
     let present = [
         ("host", volume.host.is_some()),
-        (
-            "dockerVolumeConfiguration",
-            volume.docker_volume_configuration.is_some(),
-        ),
-        (
-            "efsVolumeConfiguration",
-            volume.efs_volume_configuration.is_some(),
-        ),
-        (
-            "s3filesVolumeConfiguration",
-            volume.s3files_volume_configuration.is_some(),
-        ),
+        ("dockerVolumeConfiguration", volume.docker_volume_configuration.is_some()),
+        ("efsVolumeConfiguration", volume.efs_volume_configuration.is_some()),
+        ("s3filesVolumeConfiguration", volume.s3files_volume_configuration.is_some()),
         (
             "fsxWindowsFileServerVolumeConfiguration",
-            volume
-                .fsx_windows_file_server_volume_configuration
-                .is_some(),
+            volume.fsx_windows_file_server_volume_configuration.is_some(),
         ),
-        (
-            "configuredAtLaunch",
-            volume.configured_at_launch == Some(true),
-        ),
+        ("configuredAtLaunch", volume.configured_at_launch == Some(true)),
     ];
-    present
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect()
+    present.into_iter().filter_map(|(name, on)| on.then_some(name)).collect()
 }
 
 /// How a message names a volume.
@@ -59,9 +42,7 @@ pub(crate) fn check_volumes(request: &RegisterTaskDefinitionRequest) -> Result<(
     for (index, volume) in volumes.iter().enumerate() {
         let who = volume_label(index, volume);
         let Some(name) = volume.name.as_deref().filter(|name| !name.is_empty()) else {
-            return Err(client(format!(
-                "{who}: name is required; mount points refer to volumes by name."
-            )));
+            return Err(client(format!("{who}: name is required; mount points refer to volumes by name.")));
         };
         if !is_simple_name(name, MAX_NAME) {
             return Err(client(format!(
@@ -131,10 +112,7 @@ fn check_configuration(who: &str, volume: &Volume) -> Result<(), EcsError> {
                 "authorizationConfig.credentialsParameter",
                 auth.is_none_or(|a| blank(a.credentials_parameter.as_deref())),
             ),
-            (
-                "authorizationConfig.domain",
-                auth.is_none_or(|a| blank(a.domain.as_deref())),
-            ),
+            ("authorizationConfig.domain", auth.is_none_or(|a| blank(a.domain.as_deref()))),
         ];
         if let Some((member, _)) = missing.iter().find(|(_, absent)| *absent) {
             return Err(client(format!(
@@ -197,13 +175,7 @@ pub(crate) fn check_mount_points(request: &RegisterTaskDefinitionRequest) -> Res
     let declared: BTreeSet<&str> = volumes.iter().filter_map(|v| v.name.as_deref()).collect();
     for (index, container) in containers(request).iter().enumerate() {
         let who = label(index, container);
-        for (at, mount) in container
-            .mount_points
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
+        for (at, mount) in container.mount_points.as_deref().unwrap_or_default().iter().enumerate() {
             let source = mount.source_volume.as_deref().unwrap_or("");
             if source.is_empty() {
                 return Err(client(format!(

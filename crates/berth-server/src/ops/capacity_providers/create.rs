@@ -11,9 +11,7 @@ use berth_api::model::{CapacityProvider, CreateCapacityProviderRequest, CreateCa
 use berth_api::tags::check_tags;
 use berth_store::{Compare, Op, Txn};
 
-use super::{
-    ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_of, existing_cluster, load, validate,
-};
+use super::{ACTIVE, TYPE_ASG, TYPE_MANAGED_INSTANCES, asg_of, existing_cluster, load, validate};
 use crate::Ctx;
 use crate::ops::required;
 use crate::state::keys;

@@ -12,8 +12,8 @@ use berth_api::model::{CapacityProvider, DeleteCapacityProviderRequest, DeleteCa
 use berth_store::{Compare, Op, Txn};
 
 use super::{
-    INACTIVE, asg_of, check_cluster_param, existing_cluster, is_built_in, lists,
-    live_clusters, load, not_found, reference_name, reserved,
+    INACTIVE, asg_of, check_cluster_param, existing_cluster, is_built_in, lists, live_clusters, load,
+    not_found, reference_name, reserved,
 };
 use crate::Ctx;
 use crate::ops::required;

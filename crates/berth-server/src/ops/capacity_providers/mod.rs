@@ -86,7 +86,6 @@ async fn load_all(ctx: &Ctx) -> Result<Vec<CapacityProvider>, EcsError> {
     Ok(page.items.into_iter().map(|(_, provider)| provider).collect())
 }
 
-
 /// The group an `autoScalingGroupArn` names: ECS accepts the group's ARN or its bare name, and both
 /// forms of one group must collide.
 fn asg_identity(reference: &str) -> &str {

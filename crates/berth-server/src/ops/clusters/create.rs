@@ -52,7 +52,10 @@ async fn new_cluster(ctx: &Ctx, name: &str, input: CreateClusterRequest) -> Resu
         capacity_providers: Some(providers),
         default_capacity_provider_strategy: Some(strategy),
         attachments: Some(Vec::new()),
-        service_connect_defaults: input.service_connect_defaults.as_ref().map(super::service_connect_defaults),
+        service_connect_defaults: input
+            .service_connect_defaults
+            .as_ref()
+            .map(super::service_connect_defaults),
         ..Cluster::default()
     })
 }

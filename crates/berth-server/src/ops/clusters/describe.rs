@@ -42,6 +42,7 @@ pub async fn handle(ctx: Ctx, input: DescribeClustersRequest) -> Result<Describe
 }
 
 fn missing(ctx: &Ctx, reference: &str) -> Failure {
-    let arn = if reference.starts_with("arn:") { reference.to_string() } else { ctx.scope.cluster_arn(reference) };
+    let arn =
+        if reference.starts_with("arn:") { reference.to_string() } else { ctx.scope.cluster_arn(reference) };
     Failure { arn: Some(arn), reason: Some("MISSING".into()), detail: None }
 }

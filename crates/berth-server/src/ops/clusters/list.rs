@@ -2,8 +2,8 @@
 
 use berth_api::EcsError;
 use berth_api::model::{ListClustersRequest, ListClustersResponse};
-use serde::Deserialize;
 use berth_api::pagination::{decode_token, encode_token, page_size};
+use serde::Deserialize;
 
 use super::ACTIVE;
 use crate::Ctx;
@@ -26,10 +26,11 @@ pub async fn handle(ctx: Ctx, input: ListClustersRequest) -> Result<ListClusters
     let limit = page_size(input.max_results, 100, 100)?;
     let after = input.next_token.as_deref().map(|token| decode_token(LISTING, token)).transpose()?;
     let prefix = keys::clusters(&ctx.scope);
-    let (items, next) = records::filtered_page::<ClusterSummary, _>(&*ctx.store, &prefix, after, limit, |cluster| {
-        cluster.status.as_deref() == Some(ACTIVE)
-    })
-    .await?;
+    let (items, next) =
+        records::filtered_page::<ClusterSummary, _>(&*ctx.store, &prefix, after, limit, |cluster| {
+            cluster.status.as_deref() == Some(ACTIVE)
+        })
+        .await?;
     Ok(ListClustersResponse {
         cluster_arns: Some(items.into_iter().filter_map(|(_, cluster)| cluster.cluster_arn).collect()),
         next_token: next.map(|key| encode_token(LISTING, &key)),

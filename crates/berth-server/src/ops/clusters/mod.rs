@@ -14,8 +14,8 @@ pub mod update;
 pub mod update_settings;
 
 use berth_api::model::{
-    CapacityProviderStrategyItem, Cluster, ClusterServiceConnectDefaults, ClusterServiceConnectDefaultsRequest,
-    ClusterSetting, KeyValuePair, enums,
+    CapacityProviderStrategyItem, Cluster, ClusterServiceConnectDefaults,
+    ClusterServiceConnectDefaultsRequest, ClusterSetting, KeyValuePair, enums,
 };
 use berth_api::{EcsError, arn};
 
@@ -94,12 +94,17 @@ pub fn merge_settings(current: &mut Vec<ClusterSetting>, new: &[ClusterSetting])
 /// Checks a default capacity provider strategy against the providers the cluster has: ECS's
 /// bounds on weight (0 to 1,000) and base (0 to 100,000), at most one provider with a base, no
 /// provider twice, and only providers associated with the cluster.
-pub fn check_strategy(strategy: &[CapacityProviderStrategyItem], providers: &[String]) -> Result<(), EcsError> {
+pub fn check_strategy(
+    strategy: &[CapacityProviderStrategyItem],
+    providers: &[String],
+) -> Result<(), EcsError> {
     let mut with_base = 0;
     for (index, item) in strategy.iter().enumerate() {
         let name = item.capacity_provider.as_deref().unwrap_or("");
         if name.is_empty() {
-            return Err(EcsError::invalid_parameter("Each capacity provider strategy item needs a capacityProvider."));
+            return Err(EcsError::invalid_parameter(
+                "Each capacity provider strategy item needs a capacityProvider.",
+            ));
         }
         if !providers.iter().any(|p| p == name) {
             return Err(EcsError::invalid_parameter(format!(
@@ -137,7 +142,9 @@ pub fn check_strategy(strategy: &[CapacityProviderStrategyItem], providers: &[St
 
 /// The Service Connect defaults as a cluster shows them. The namespace is kept as given: Cloud Map
 /// namespaces arrive with service discovery.
-pub fn service_connect_defaults(request: &ClusterServiceConnectDefaultsRequest) -> ClusterServiceConnectDefaults {
+pub fn service_connect_defaults(
+    request: &ClusterServiceConnectDefaultsRequest,
+) -> ClusterServiceConnectDefaults {
     ClusterServiceConnectDefaults { namespace: request.namespace.clone() }
 }
 
@@ -196,7 +203,8 @@ impl Counts {
     }
 
     fn statistics(&self) -> Vec<KeyValuePair> {
-        let pair = |name: &str, value: i32| KeyValuePair { name: Some(name.into()), value: Some(value.to_string()) };
+        let pair =
+            |name: &str, value: i32| KeyValuePair { name: Some(name.into()), value: Some(value.to_string()) };
         vec![
             pair("runningEC2TasksCount", self.running_tasks),
             pair("runningFargateTasksCount", 0),

@@ -14,7 +14,8 @@ pub async fn handle(
 ) -> Result<PutClusterCapacityProvidersResponse, EcsError> {
     let reference = required(&input.cluster, "cluster")?.clone();
     let providers = required(&input.capacity_providers, "capacityProviders")?.clone();
-    let strategy = required(&input.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?.clone();
+    let strategy =
+        required(&input.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?.clone();
     let name = super::load_active(&ctx, Some(&reference)).await?.value.cluster_name.unwrap_or_default();
     capacity_providers::check_usable(&ctx, &name, &providers).await?;
     super::check_strategy(&strategy, &providers)?;

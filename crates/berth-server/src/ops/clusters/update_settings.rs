@@ -7,7 +7,10 @@ use crate::Ctx;
 use crate::ops::required;
 
 /// Handles UpdateClusterSettings: replaces the named settings, keeps the rest.
-pub async fn handle(ctx: Ctx, input: UpdateClusterSettingsRequest) -> Result<UpdateClusterSettingsResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: UpdateClusterSettingsRequest,
+) -> Result<UpdateClusterSettingsResponse, EcsError> {
     let reference = required(&input.cluster, "cluster")?.clone();
     let settings = required(&input.settings, "settings")?.clone();
     super::check_settings(&settings)?;

@@ -8,7 +8,10 @@ use crate::Ctx;
 use crate::ops::required;
 
 /// Handles ListTagsForResource.
-pub async fn handle(ctx: Ctx, input: ListTagsForResourceRequest) -> Result<ListTagsForResourceResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: ListTagsForResourceRequest,
+) -> Result<ListTagsForResourceResponse, EcsError> {
     let arn = required(&input.resource_arn, "resourceArn")?;
     let tags = Tagged::locate(&ctx, arn)?.read(&ctx).await?;
     Ok(ListTagsForResourceResponse { tags: Some(tags) })

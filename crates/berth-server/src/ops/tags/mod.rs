@@ -31,10 +31,11 @@ impl Tagged {
     /// Finds the record a resource ARN names. Kinds of resource that Berth does not hold yet, or
     /// ARNs of another region or account, are reported as not found.
     pub fn locate(ctx: &Ctx, resource_arn: &str) -> Result<Tagged, EcsError> {
-        let arn = Arn::parse(resource_arn)
-            .filter(|arn| arn.service == "ecs")
-            .ok_or_else(|| EcsError::invalid_parameter(format!("'{resource_arn}' is not an ECS resource ARN.")))?;
-        let not_found = || EcsError::resource_not_found(format!("The resource {resource_arn} does not exist."));
+        let arn = Arn::parse(resource_arn).filter(|arn| arn.service == "ecs").ok_or_else(|| {
+            EcsError::invalid_parameter(format!("'{resource_arn}' is not an ECS resource ARN."))
+        })?;
+        let not_found =
+            || EcsError::resource_not_found(format!("The resource {resource_arn} does not exist."));
         if !arn.is_in(&ctx.scope) {
             return Err(not_found());
         }
@@ -46,9 +47,13 @@ impl Tagged {
                 let revision = revision.parse::<i32>().map_err(|_| not_found())?;
                 Ok(Tagged::TaskDefinition(keys::task_definition(scope, family, revision)))
             }
-            "capacity-provider" => Ok(Tagged::CapacityProvider(keys::capacity_provider(scope, &arn.resource_id))),
+            "capacity-provider" => {
+                Ok(Tagged::CapacityProvider(keys::capacity_provider(scope, &arn.resource_id)))
+            }
             "service" | "task" | "container-instance" | "task-set" => Err(not_found()),
-            other => Err(EcsError::invalid_parameter(format!("Resources of type '{other}' cannot be tagged."))),
+            other => {
+                Err(EcsError::invalid_parameter(format!("Resources of type '{other}' cannot be tagged.")))
+            }
         }
     }
 
@@ -56,7 +61,8 @@ impl Tagged {
     pub async fn read(&self, ctx: &Ctx) -> Result<Vec<Tag>, EcsError> {
         match self {
             Tagged::Cluster(key) => {
-                let cluster = active_cluster(records::get::<Cluster>(&*ctx.store, key).await?.map(|r| r.value))?;
+                let cluster =
+                    active_cluster(records::get::<Cluster>(&*ctx.store, key).await?.map(|r| r.value))?;
                 Ok(cluster.tags.unwrap_or_default())
             }
             Tagged::TaskDefinition(key) => {
@@ -103,7 +109,11 @@ impl Tagged {
     }
 }
 
-async fn modify_record<T>(ctx: &Ctx, key: &str, change: impl Fn(&mut T) -> Result<(), EcsError>) -> Result<(), EcsError>
+async fn modify_record<T>(
+    ctx: &Ctx,
+    key: &str,
+    change: impl Fn(&mut T) -> Result<(), EcsError>,
+) -> Result<(), EcsError>
 where
     T: Serialize + DeserializeOwned,
 {

@@ -20,7 +20,11 @@ pub async fn handle(ctx: Ctx, input: UntagResourceRequest) -> Result<UntagResour
     let resource = Tagged::locate(&ctx, arn)?;
     resource
         .modify(&ctx, |current| {
-            Ok(current.iter().filter(|tag| !keys.iter().any(|k| Some(k) == tag.key.as_ref())).cloned().collect())
+            Ok(current
+                .iter()
+                .filter(|tag| !keys.iter().any(|k| Some(k) == tag.key.as_ref()))
+                .cloned()
+                .collect())
         })
         .await?;
     Ok(UntagResourceResponse {})

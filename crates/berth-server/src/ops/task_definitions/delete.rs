@@ -13,7 +13,10 @@ const MAX_PER_CALL: usize = 10;
 /// Handles DeleteTaskDefinitions: each named revision must be INACTIVE (deregistered). It is
 /// returned as DELETE_IN_PROGRESS and removed; no task can still use it, because tasks keep their
 /// own copy of their definition. The family keeps its revision counter, so numbers are not reused.
-pub async fn handle(ctx: Ctx, input: DeleteTaskDefinitionsRequest) -> Result<DeleteTaskDefinitionsResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: DeleteTaskDefinitionsRequest,
+) -> Result<DeleteTaskDefinitionsResponse, EcsError> {
     let names = required(&input.task_definitions, "taskDefinitions")?;
     if names.is_empty() || names.len() > MAX_PER_CALL {
         return Err(EcsError::invalid_parameter(format!(
@@ -26,7 +29,9 @@ pub async fn handle(ctx: Ctx, input: DeleteTaskDefinitionsRequest) -> Result<Del
     for text in names {
         match delete_one(&ctx, text).await {
             Ok(definition) => deleted.push(definition),
-            Err(reason) => failures.push(Failure { arn: Some(text.clone()), reason: Some(reason), detail: None }),
+            Err(reason) => {
+                failures.push(Failure { arn: Some(text.clone()), reason: Some(reason), detail: None })
+            }
         }
     }
     Ok(DeleteTaskDefinitionsResponse { task_definitions: Some(deleted), failures: Some(failures) })
@@ -44,7 +49,9 @@ async fn delete_one(ctx: &Ctx, text: &str) -> Result<berth_api::model::TaskDefin
             .map_err(|err| err.message)?
             .ok_or_else(|| "The specified task definition does not exist.".to_string())?;
         if record.value.status() != INACTIVE {
-            return Err("The specified task definition is still in ACTIVE status. Deregister it first.".into());
+            return Err(
+                "The specified task definition is still in ACTIVE status. Deregister it first.".into()
+            );
         }
         if task_definitions::remove(ctx, &record).await.map_err(|err| err.message)? {
             let mut definition = record.value.task_definition;

@@ -10,7 +10,10 @@ use crate::state::task_definitions::{self, ACTIVE, INACTIVE};
 
 /// Handles DeregisterTaskDefinition: the named revision becomes INACTIVE. A family alone is not
 /// enough, as in ECS: the revision must be named.
-pub async fn handle(ctx: Ctx, input: DeregisterTaskDefinitionRequest) -> Result<DeregisterTaskDefinitionResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: DeregisterTaskDefinitionRequest,
+) -> Result<DeregisterTaskDefinitionResponse, EcsError> {
     let text = required(&input.task_definition, "taskDefinition")?;
     let reference = task_definitions::parse_reference(&ctx, text)?;
     if reference.revision.is_none() {

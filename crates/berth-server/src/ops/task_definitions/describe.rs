@@ -36,10 +36,13 @@ pub async fn handle(ctx: Ctx, input: DescribeTaskDefinitionRequest) -> Result<Ra
     let text = required(&input.task_definition, "taskDefinition")?;
     let include = input.include.unwrap_or_default();
     if let Some(bad) = include.iter().find(|field| field.as_str() != "TAGS") {
-        return Err(EcsError::invalid_parameter(format!("Unknown include value '{bad}': the only one is TAGS.")));
+        return Err(EcsError::invalid_parameter(format!(
+            "Unknown include value '{bad}': the only one is TAGS."
+        )));
     }
     let reference = task_definitions::parse_reference(&ctx, text)?;
-    let record: RawRecord = task_definitions::find_raw(&ctx, &reference).await?.ok_or_else(unable_to_describe)?.value;
+    let record: RawRecord =
+        task_definitions::find_raw(&ctx, &reference).await?.ok_or_else(unable_to_describe)?.value;
     let wants_tags = include.iter().any(|field| field == "TAGS");
     let tags = match (wants_tags, record.tags) {
         (false, _) => None,

@@ -11,7 +11,10 @@ use crate::state::task_definitions::{ACTIVE, DELETE_IN_PROGRESS, INACTIVE, TaskD
 
 /// Handles ListTaskDefinitions: ARNs of one status (ACTIVE by default), optionally of one family
 /// (`familyPrefix` names a whole family, as in ECS), by family then revision, ascending by default.
-pub async fn handle(ctx: Ctx, input: ListTaskDefinitionsRequest) -> Result<ListTaskDefinitionsResponse, EcsError> {
+pub async fn handle(
+    ctx: Ctx,
+    input: ListTaskDefinitionsRequest,
+) -> Result<ListTaskDefinitionsResponse, EcsError> {
     let status = input.status.as_deref().unwrap_or(ACTIVE);
     if ![ACTIVE, INACTIVE, DELETE_IN_PROGRESS].contains(&status) {
         return Err(EcsError::invalid_parameter(format!(
@@ -21,7 +24,9 @@ pub async fn handle(ctx: Ctx, input: ListTaskDefinitionsRequest) -> Result<ListT
     let descending = match input.sort.as_deref() {
         None | Some("ASC") => false,
         Some("DESC") => true,
-        Some(other) => return Err(EcsError::invalid_parameter(format!("Invalid sort '{other}': use ASC or DESC."))),
+        Some(other) => {
+            return Err(EcsError::invalid_parameter(format!("Invalid sort '{other}': use ASC or DESC.")));
+        }
     };
     let limit = page_size(input.max_results, 100, 100)?;
     let prefix = match input.family_prefix.as_deref() {
@@ -38,7 +43,9 @@ pub async fn handle(ctx: Ctx, input: ListTaskDefinitionsRequest) -> Result<ListT
         records::filtered_page(&*ctx.store, &prefix, after, limit, keep).await?
     };
     Ok(ListTaskDefinitionsResponse {
-        task_definition_arns: Some(items.into_iter().filter_map(|(_, r)| r.task_definition.task_definition_arn).collect()),
+        task_definition_arns: Some(
+            items.into_iter().filter_map(|(_, r)| r.task_definition.task_definition_arn).collect(),
+        ),
         next_token: next.map(|key| encode_token(listing, &key)),
     })
 }
@@ -53,10 +60,8 @@ async fn descending_page(
     keep: impl Fn(&TaskDefinitionRecord) -> bool,
 ) -> Result<(Vec<(String, TaskDefinitionRecord)>, Option<String>), EcsError> {
     let all = records::list::<TaskDefinitionRecord>(&*ctx.store, prefix, None, 0).await?.items;
-    let mut matching = all
-        .into_iter()
-        .rev()
-        .filter(|(key, record)| before.as_ref().is_none_or(|b| key < b) && keep(record));
+    let mut matching =
+        all.into_iter().rev().filter(|(key, record)| before.as_ref().is_none_or(|b| key < b) && keep(record));
     let items: Vec<_> = matching.by_ref().take(limit).collect();
     let more = matching.next().is_some();
     let next = if more { items.last().map(|(key, _)| key.clone()) } else { None };

@@ -21,10 +21,7 @@ pub async fn handle(
     let tags = input.tags.clone().unwrap_or_default();
     let definition = build(&ctx, input, compatibilities);
     let stored = task_definitions::register(&ctx, definition, tags.clone()).await?;
-    Ok(RegisterTaskDefinitionResponse {
-        task_definition: Some(stored.task_definition),
-        tags: Some(tags),
-    })
+    Ok(RegisterTaskDefinitionResponse { task_definition: Some(stored.task_definition), tags: Some(tags) })
 }
 
 /// The task definition as ECS stores it: the request's members, defaults filled as ECS fills them,
@@ -54,7 +51,9 @@ fn build(ctx: &Ctx, input: RegisterTaskDefinitionRequest, compatibilities: Vec<S
         requires_compatibilities: input.requires_compatibilities,
         // ECS stores "1 vCPU" and "2 GB" as units and MiB; validation has already parsed them.
         cpu: input.cpu.map(|cpu| rules::parse_task_cpu(&cpu).map_or(cpu, |units| units.to_string())),
-        memory: input.memory.map(|memory| rules::parse_task_memory(&memory).map_or(memory, |mib| mib.to_string())),
+        memory: input
+            .memory
+            .map(|memory| rules::parse_task_memory(&memory).map_or(memory, |mib| mib.to_string())),
         inference_accelerators: input.inference_accelerators,
         pid_mode: input.pid_mode,
         ipc_mode: input.ipc_mode,
@@ -71,7 +70,10 @@ fn build(ctx: &Ctx, input: RegisterTaskDefinitionRequest, compatibilities: Vec<S
 
 /// The defaults ECS shows for a container it was given without them: cpu 0, essential, empty
 /// lists, tcp port mappings, and in host and awsvpc modes a host port equal to the container port.
-fn with_container_defaults(mut container: ContainerDefinition, network_mode: Option<&str>) -> ContainerDefinition {
+fn with_container_defaults(
+    mut container: ContainerDefinition,
+    network_mode: Option<&str>,
+) -> ContainerDefinition {
     container.cpu.get_or_insert(0);
     container.essential.get_or_insert(true);
     container.environment.get_or_insert_with(Vec::new);

@@ -43,8 +43,35 @@ impl LoadResult {
     }
 }
 
-/// Sends `total` requests over `connections` connections to `addr`.
-pub async fn drive(addr: SocketAddr, connections: usize, total: u64, make: RequestMaker) -> anyhow::Result<LoadResult> {
+/// Sends `total` requests over `connections` connections to `addr`, from a thread of its own.
+///
+/// The load generator runs on one dedicated single-threaded runtime: on a small machine, client
+/// worker threads competing with the server's for the same cores would add scheduling delays to
+/// the very latencies being measured.
+pub async fn drive(
+    addr: SocketAddr,
+    connections: usize,
+    total: u64,
+    make: RequestMaker,
+) -> anyhow::Result<LoadResult> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new().name("bench-load".into()).spawn(move || {
+        let outcome = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(drive_here(addr, connections, total, make)));
+        let _ = done.send(outcome);
+    })?;
+    result.await.context("the load thread died")?
+}
+
+async fn drive_here(
+    addr: SocketAddr,
+    connections: usize,
+    total: u64,
+    make: RequestMaker,
+) -> anyhow::Result<LoadResult> {
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut workers = Vec::with_capacity(connections);
@@ -71,7 +98,8 @@ async fn connection(
 ) -> anyhow::Result<(u64, u64, Vec<u32>)> {
     let stream = TcpStream::connect(addr).await.with_context(|| format!("failed to connect to {addr}"))?;
     stream.set_nodelay(true)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let (mut ok, mut errors, mut latencies) = (0u64, 0u64, Vec::new());
     loop {

@@ -18,7 +18,10 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `berth server` from this very executable and waits until it answers `/health`.
     pub async fn start() -> anyhow::Result<Self> {
-        let data_dir = tempfile::Builder::new().prefix("berth-bench-").tempdir().context("failed to create a data directory")?;
+        let data_dir = tempfile::Builder::new()
+            .prefix("berth-bench-")
+            .tempdir()
+            .context("failed to create a data directory")?;
         let addr = free_port()?;
         let child = Command::new(std::env::current_exe().context("cannot find the berth executable")?)
             .args(["server", "--listen", &addr.to_string(), "--data-dir"])

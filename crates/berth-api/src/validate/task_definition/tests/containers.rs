@@ -2,16 +2,11 @@
 
 use super::{accepts, client_error, ec2, first, sidecar};
 use crate::model::{
-    EnvironmentFile, HostEntry, KeyValuePair, LogConfiguration, PortMapping, RepositoryCredentials,
-    Secret,
+    EnvironmentFile, HostEntry, KeyValuePair, LogConfiguration, PortMapping, RepositoryCredentials, Secret,
 };
 
 fn port(container: i32, host: Option<i32>) -> PortMapping {
-    PortMapping {
-        container_port: Some(container),
-        host_port: host,
-        ..Default::default()
-    }
+    PortMapping { container_port: Some(container), host_port: host, ..Default::default() }
 }
 
 #[test]
@@ -51,11 +46,7 @@ fn image_characters_length_and_digest() {
 #[test]
 fn links_only_in_bridge_mode() {
     let mut request = ec2();
-    request
-        .container_definitions
-        .as_mut()
-        .expect("containers")
-        .push(sidecar("cache"));
+    request.container_definitions.as_mut().expect("containers").push(sidecar("cache"));
     first(&mut request).links = Some(vec!["cache".into()]);
     accepts(&request);
     request.network_mode = Some("host".into());
@@ -79,10 +70,8 @@ fn hostname_and_extra_hosts_not_with_awsvpc() {
     first(&mut request).hostname = Some("web1".into());
     client_error(&request, &["container 'web'", "hostname", "awsvpc"]);
     first(&mut request).hostname = None;
-    first(&mut request).extra_hosts = Some(vec![HostEntry {
-        hostname: Some("db".into()),
-        ip_address: Some("10.0.0.5".into()),
-    }]);
+    first(&mut request).extra_hosts =
+        Some(vec![HostEntry { hostname: Some("db".into()), ip_address: Some("10.0.0.5".into()) }]);
     client_error(&request, &["container 'web'", "extraHosts", "awsvpc"]);
 }
 
@@ -92,10 +81,7 @@ fn awsvpc_and_host_ports_must_match() {
     for mode in ["awsvpc", "host"] {
         request.network_mode = Some(mode.into());
         first(&mut request).port_mappings = Some(vec![port(80, Some(8080))]);
-        client_error(
-            &request,
-            &["container 'web'", "portMappings[0]", "8080", "80", mode],
-        );
+        client_error(&request, &["container 'web'", "portMappings[0]", "8080", "80", mode]);
         first(&mut request).port_mappings = Some(vec![port(80, Some(80))]);
         accepts(&request);
     }
@@ -112,16 +98,10 @@ fn no_port_mappings_with_network_mode_none() {
 fn port_ranges_and_protocol() {
     let mut request = ec2();
     first(&mut request).port_mappings = Some(vec![port(70000, None)]);
-    client_error(
-        &request,
-        &["Invalid 'containerPort'", "container 'web'", "70000"],
-    );
+    client_error(&request, &["Invalid 'containerPort'", "container 'web'", "70000"]);
     first(&mut request).port_mappings = Some(vec![port(80, Some(-1))]);
     client_error(&request, &["Invalid 'hostPort'", "container 'web'", "-1"]);
-    first(&mut request).port_mappings = Some(vec![PortMapping {
-        host_port: Some(80),
-        ..Default::default()
-    }]);
+    first(&mut request).port_mappings = Some(vec![PortMapping { host_port: Some(80), ..Default::default() }]);
     client_error(&request, &["Invalid 'containerPort'", "required"]);
     let mut sctp = port(80, None);
     sctp.protocol = Some("sctp".into());
@@ -143,17 +123,11 @@ fn a_container_port_is_exposed_once_per_protocol() {
 #[test]
 fn container_port_range_rules() {
     let mut request = ec2();
-    let range = |text: &str| PortMapping {
-        container_port_range: Some(text.into()),
-        ..Default::default()
-    };
+    let range = |text: &str| PortMapping { container_port_range: Some(text.into()), ..Default::default() };
     first(&mut request).port_mappings = Some(vec![range("9000-9100")]);
     accepts(&request);
     first(&mut request).port_mappings = Some(vec![range("9100-9000")]);
-    client_error(
-        &request,
-        &["container 'web'", "containerPortRange", "9100-9000"],
-    );
+    client_error(&request, &["container 'web'", "containerPortRange", "9100-9000"]);
     request.network_mode = Some("host".into());
     first(&mut request).port_mappings = Some(vec![range("9000-9100")]);
     client_error(&request, &["container 'web'", "containerPortRange", "host"]);
@@ -171,42 +145,29 @@ fn port_mapping_names() {
 #[test]
 fn environment_names_are_not_empty() {
     let mut request = ec2();
-    first(&mut request).environment = Some(vec![KeyValuePair {
-        name: Some(String::new()),
-        value: Some("v".into()),
-    }]);
+    first(&mut request).environment =
+        Some(vec![KeyValuePair { name: Some(String::new()), value: Some("v".into()) }]);
     client_error(&request, &["container 'web'", "environment[0]"]);
 }
 
 #[test]
 fn secrets_need_name_and_value_from() {
     let mut request = ec2();
-    first(&mut request).secrets = Some(vec![Secret {
-        name: Some("DB".into()),
-        value_from: None,
-    }]);
+    first(&mut request).secrets = Some(vec![Secret { name: Some("DB".into()), value_from: None }]);
     client_error(&request, &["container 'web'", "secrets[0]", "valueFrom"]);
 }
 
 #[test]
 fn environment_files_are_s3_env_files() {
     let mut request = ec2();
-    let file = |kind: &str, value: &str| EnvironmentFile {
-        r#type: Some(kind.into()),
-        value: Some(value.into()),
-    };
+    let file =
+        |kind: &str, value: &str| EnvironmentFile { r#type: Some(kind.into()), value: Some(value.into()) };
     first(&mut request).environment_files = Some(vec![file("s3", "arn:aws:s3:::bucket/app.env")]);
     accepts(&request);
     first(&mut request).environment_files = Some(vec![file("http", "arn:aws:s3:::bucket/app.env")]);
-    client_error(
-        &request,
-        &["container 'web'", "environmentFiles[0]", "http"],
-    );
+    client_error(&request, &["container 'web'", "environmentFiles[0]", "http"]);
     first(&mut request).environment_files = Some(vec![file("s3", "arn:aws:s3:::bucket/app.txt")]);
-    client_error(
-        &request,
-        &["container 'web'", "environmentFiles[0]", ".env"],
-    );
+    client_error(&request, &["container 'web'", "environmentFiles[0]", ".env"]);
     first(&mut request).environment_files = Some(vec![file("s3", "arn:aws:s3:::b/a.env"); 11]);
     client_error(&request, &["container 'web'", "11 environmentFiles"]);
 }
@@ -214,10 +175,8 @@ fn environment_files_are_s3_env_files() {
 #[test]
 fn log_driver_is_an_enumeration_and_awslogs_needs_options() {
     let mut request = ec2();
-    first(&mut request).log_configuration = Some(LogConfiguration {
-        log_driver: Some("loki".into()),
-        ..Default::default()
-    });
+    first(&mut request).log_configuration =
+        Some(LogConfiguration { log_driver: Some("loki".into()), ..Default::default() });
     client_error(&request, &["container 'web'", "logDriver", "loki"]);
     first(&mut request).log_configuration = Some(LogConfiguration {
         log_driver: Some("awslogs".into()),
@@ -230,8 +189,6 @@ fn log_driver_is_an_enumeration_and_awslogs_needs_options() {
 #[test]
 fn repository_credentials_need_a_parameter() {
     let mut request = ec2();
-    first(&mut request).repository_credentials = Some(RepositoryCredentials {
-        credentials_parameter: None,
-    });
+    first(&mut request).repository_credentials = Some(RepositoryCredentials { credentials_parameter: None });
     client_error(&request, &["container 'web'", "credentialsParameter"]);
 }

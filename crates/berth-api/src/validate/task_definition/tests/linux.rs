@@ -2,15 +2,12 @@
 
 use super::{accepts, client_error, ec2, first};
 use crate::model::{
-    ContainerRestartPolicy, Device, HealthCheck, KernelCapabilities, LinuxParameters,
-    SystemControl, Tmpfs, Ulimit,
+    ContainerRestartPolicy, Device, HealthCheck, KernelCapabilities, LinuxParameters, SystemControl, Tmpfs,
+    Ulimit,
 };
 
 fn health(command: &[&str]) -> HealthCheck {
-    HealthCheck {
-        command: Some(command.iter().map(|s| (*s).to_owned()).collect()),
-        ..Default::default()
-    }
+    HealthCheck { command: Some(command.iter().map(|s| (*s).to_owned()).collect()), ..Default::default() }
 }
 
 #[test]
@@ -38,10 +35,7 @@ fn health_check_ranges() {
         let mut check = health(&["CMD", "true"]);
         breaks(&mut check);
         first(&mut request).health_check = Some(check);
-        client_error(
-            &request,
-            &["container 'web'", &format!("healthCheck.{member}")],
-        );
+        client_error(&request, &["container 'web'", &format!("healthCheck.{member}")]);
     }
     let mut request = ec2();
     first(&mut request).health_check = Some(HealthCheck {
@@ -81,10 +75,7 @@ fn capabilities_must_be_known() {
     first(&mut request).linux_parameters = Some(caps(&["NET_ADMIN", "CAP_SYS_TIME"]));
     accepts(&request);
     first(&mut request).linux_parameters = Some(caps(&["SUPERPOWER"]));
-    client_error(
-        &request,
-        &["container 'web'", "capabilities.add", "SUPERPOWER"],
-    );
+    client_error(&request, &["container 'web'", "capabilities.add", "SUPERPOWER"]);
 }
 
 #[test]
@@ -108,27 +99,19 @@ fn devices_tmpfs_and_swap() {
         ..Default::default()
     });
     client_error(&request, &["container 'web'", "tmpfs[0]", "absolute"]);
-    first(&mut request).linux_parameters = Some(LinuxParameters {
-        swappiness: Some(101),
-        ..Default::default()
-    });
+    first(&mut request).linux_parameters =
+        Some(LinuxParameters { swappiness: Some(101), ..Default::default() });
     client_error(&request, &["container 'web'", "swappiness", "101"]);
 }
 
 #[test]
 fn system_controls_conflict_with_host_namespaces() {
     let mut request = ec2();
-    let control = |name: &str| SystemControl {
-        namespace: Some(name.into()),
-        value: Some("1".into()),
-    };
+    let control = |name: &str| SystemControl { namespace: Some(name.into()), value: Some("1".into()) };
     request.network_mode = Some("host".into());
     first(&mut request).port_mappings = None;
     first(&mut request).system_controls = Some(vec![control("net.ipv4.tcp_keepalive_time")]);
-    client_error(
-        &request,
-        &["container 'web'", "net.ipv4.tcp_keepalive_time", "host"],
-    );
+    client_error(&request, &["container 'web'", "net.ipv4.tcp_keepalive_time", "host"]);
     request.network_mode = None;
     request.ipc_mode = Some("host".into());
     first(&mut request).system_controls = Some(vec![control("kernel.shmmax")]);

@@ -75,11 +75,7 @@ pub(super) fn rejects(request: &RegisterTaskDefinitionRequest, code: ErrorCode, 
     let error = check_register(request).expect_err("the request should be rejected");
     assert_eq!(error.code, code, "unexpected code for: {}", error.message);
     for needle in needles {
-        assert!(
-            error.message.contains(needle),
-            "message {:?} should mention {needle:?}",
-            error.message
-        );
+        assert!(error.message.contains(needle), "message {:?} should mention {needle:?}", error.message);
     }
 }
 
@@ -122,10 +118,7 @@ fn ec2_bridge_web_app_passes() {
 fn fargate_awsvpc_definition_passes() {
     let request = fargate();
     accepts(&request);
-    assert_eq!(
-        compatibilities(&request),
-        ["EC2", "MANAGED_INSTANCES", "FARGATE"]
-    );
+    assert_eq!(compatibilities(&request), ["EC2", "MANAGED_INSTANCES", "FARGATE"]);
 }
 
 #[test]
@@ -151,10 +144,7 @@ fn multi_container_with_healthy_dependency_passes() {
                                "properties": [{"name": "AppPorts", "value": "3000"}]}
     }));
     accepts(&request);
-    assert_eq!(
-        compatibilities(&request),
-        ["EC2", "MANAGED_INSTANCES", "FARGATE"]
-    );
+    assert_eq!(compatibilities(&request), ["EC2", "MANAGED_INSTANCES", "FARGATE"]);
 }
 
 #[test]
@@ -164,14 +154,8 @@ fn compatibilities_reflect_what_the_definition_uses() {
     assert_eq!(compatibilities(&request), ["EC2", "MANAGED_INSTANCES"]);
     request.network_mode = Some("host".into());
     first(&mut request).port_mappings = None;
-    assert_eq!(
-        compatibilities(&request),
-        ["EXTERNAL", "EC2", "MANAGED_INSTANCES"]
-    );
-    assert_eq!(
-        compatibilities(&RegisterTaskDefinitionRequest::default()),
-        ["EXTERNAL", "EC2"]
-    );
+    assert_eq!(compatibilities(&request), ["EXTERNAL", "EC2", "MANAGED_INSTANCES"]);
+    assert_eq!(compatibilities(&RegisterTaskDefinitionRequest::default()), ["EXTERNAL", "EC2"]);
 }
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -180,10 +164,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i32>().prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::String),
-        prop::sample::select(vec![
-            "awsvpc", "FARGATE", "HEALTHY", "web", "app", "0.5 vCPU", "1 GB", "CMD"
-        ])
-        .prop_map(Value::from),
+        prop::sample::select(vec!["awsvpc", "FARGATE", "HEALTHY", "web", "app", "0.5 vCPU", "1 GB", "CMD"])
+            .prop_map(Value::from),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
@@ -282,12 +264,8 @@ fn mutate(value: &mut Value, picks: &[u8], strings: &[String], ints: &[i32], at:
         picks.get(*at % picks.len().max(1)).copied().unwrap_or(0)
     };
     match value {
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|item| mutate(item, picks, strings, ints, at)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|item| mutate(item, picks, strings, ints, at)),
+        Value::Array(items) => items.iter_mut().for_each(|item| mutate(item, picks, strings, ints, at)),
+        Value::Object(map) => map.values_mut().for_each(|item| mutate(item, picks, strings, ints, at)),
         Value::String(text) => {
             let choice = pick();
             if choice % 3 == 0 && !strings.is_empty() {

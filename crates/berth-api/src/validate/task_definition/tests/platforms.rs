@@ -42,30 +42,17 @@ fn fargate_rejects_container_features_it_lacks() {
     type Breaks = fn(&mut crate::model::ContainerDefinition);
     let cases: [(Breaks, &str); 6] = [
         (|c| c.privileged = Some(true), "privileged"),
-        (
-            |c| c.dns_servers = Some(vec!["10.0.0.2".into()]),
-            "dnsServers",
-        ),
-        (
-            |c| c.docker_security_options = Some(vec!["no-new-privileges".into()]),
-            "dockerSecurityOptions",
-        ),
+        (|c| c.dns_servers = Some(vec!["10.0.0.2".into()]), "dnsServers"),
+        (|c| c.docker_security_options = Some(vec!["no-new-privileges".into()]), "dockerSecurityOptions"),
         (
             |c| {
-                c.linux_parameters = Some(LinuxParameters {
-                    shared_memory_size: Some(64),
-                    ..Default::default()
-                })
+                c.linux_parameters =
+                    Some(LinuxParameters { shared_memory_size: Some(64), ..Default::default() })
             },
             "sharedMemorySize",
         ),
         (
-            |c| {
-                c.linux_parameters = Some(LinuxParameters {
-                    max_swap: Some(0),
-                    ..Default::default()
-                })
-            },
+            |c| c.linux_parameters = Some(LinuxParameters { max_swap: Some(0), ..Default::default() }),
             "maxSwap",
         ),
         (|c| c.stop_timeout = Some(300), "stopTimeout"),
@@ -90,10 +77,7 @@ fn fargate_adds_only_sys_ptrace() {
     first(&mut request).linux_parameters = Some(add("SYS_PTRACE"));
     accepts(&request);
     first(&mut request).linux_parameters = Some(add("NET_ADMIN"));
-    client_error(
-        &request,
-        &["FARGATE", "container 'api'", "NET_ADMIN", "SYS_PTRACE"],
-    );
+    client_error(&request, &["FARGATE", "container 'api'", "NET_ADMIN", "SYS_PTRACE"]);
 }
 
 #[test]
@@ -122,15 +106,10 @@ fn fargate_volumes() {
         docker_volume_configuration: Some(DockerVolumeConfiguration::default()),
         ..Default::default()
     }]);
-    client_error(
-        &request,
-        &["FARGATE", "volume 'cache'", "dockerVolumeConfiguration"],
-    );
+    client_error(&request, &["FARGATE", "volume 'cache'", "dockerVolumeConfiguration"]);
     request.volumes = Some(vec![Volume {
         name: Some("scratch".into()),
-        host: Some(HostVolumeProperties {
-            source_path: Some("/tmp".into()),
-        }),
+        host: Some(HostVolumeProperties { source_path: Some("/tmp".into()) }),
         ..Default::default()
     }]);
     client_error(&request, &["FARGATE", "volume 'scratch'", "sourcePath"]);
@@ -146,27 +125,15 @@ fn fargate_volumes() {
 fn fargate_logging() {
     let mut request = fargate();
     request.execution_role_arn = None;
-    client_error(
-        &request,
-        &["FARGATE", "container 'api'", "execution role", "awslogs"],
-    );
+    client_error(&request, &["FARGATE", "container 'api'", "execution role", "awslogs"]);
     let mut request = fargate();
-    if let Some(options) = first(&mut request)
-        .log_configuration
-        .as_mut()
-        .and_then(|l| l.options.as_mut())
-    {
+    if let Some(options) = first(&mut request).log_configuration.as_mut().and_then(|l| l.options.as_mut()) {
         options.remove("awslogs-stream-prefix");
     }
-    client_error(
-        &request,
-        &["FARGATE", "container 'api'", "awslogs-stream-prefix"],
-    );
+    client_error(&request, &["FARGATE", "container 'api'", "awslogs-stream-prefix"]);
     let mut request = fargate();
-    first(&mut request).log_configuration = Some(LogConfiguration {
-        log_driver: Some("syslog".into()),
-        ..Default::default()
-    });
+    first(&mut request).log_configuration =
+        Some(LogConfiguration { log_driver: Some("syslog".into()), ..Default::default() });
     client_error(&request, &["FARGATE", "container 'api'", "syslog"]);
 }
 
@@ -193,10 +160,7 @@ fn external_rejects_awsvpc_and_efs() {
         }),
         ..Default::default()
     }]);
-    client_error(
-        &request,
-        &["EXTERNAL", "volume 'shared'", "efsVolumeConfiguration"],
-    );
+    client_error(&request, &["EXTERNAL", "volume 'shared'", "efsVolumeConfiguration"]);
     request.volumes = None;
     request.network_mode = Some("awsvpc".into());
     first(&mut request).port_mappings = None;
@@ -212,9 +176,7 @@ fn managed_instances_network_modes_and_log_drivers() {
     request.network_mode = Some("host".into());
     first(&mut request).port_mappings = None;
     accepts(&request);
-    first(&mut request).log_configuration = Some(LogConfiguration {
-        log_driver: Some("gelf".into()),
-        ..Default::default()
-    });
+    first(&mut request).log_configuration =
+        Some(LogConfiguration { log_driver: Some("gelf".into()), ..Default::default() });
     client_error(&request, &["MANAGED_INSTANCES", "container 'web'", "gelf"]);
 }

@@ -7,19 +7,12 @@ use crate::model::{
 };
 
 fn depends(target: &str, condition: &str) -> Option<Vec<ContainerDependency>> {
-    Some(vec![ContainerDependency {
-        container_name: Some(target.into()),
-        condition: Some(condition.into()),
-    }])
+    Some(vec![ContainerDependency { container_name: Some(target.into()), condition: Some(condition.into()) }])
 }
 
 fn with(extra: ContainerDefinition) -> RegisterTaskDefinitionRequest {
     let mut request = ec2();
-    request
-        .container_definitions
-        .as_mut()
-        .expect("containers")
-        .push(extra);
+    request.container_definitions.as_mut().expect("containers").push(extra);
     request
 }
 
@@ -39,20 +32,14 @@ fn links_name_another_container() {
 #[test]
 fn volumes_from_names_another_container() {
     let mut request = with(sidecar("data"));
-    first(&mut request).volumes_from = Some(vec![VolumeFrom {
-        source_container: Some("data".into()),
-        read_only: None,
-    }]);
+    first(&mut request).volumes_from =
+        Some(vec![VolumeFrom { source_container: Some("data".into()), read_only: None }]);
     accepts(&request);
-    first(&mut request).volumes_from = Some(vec![VolumeFrom {
-        source_container: Some("web".into()),
-        read_only: None,
-    }]);
+    first(&mut request).volumes_from =
+        Some(vec![VolumeFrom { source_container: Some("web".into()), read_only: None }]);
     client_error(&request, &["container 'web'", "volumesFrom[0]", "'web'"]);
-    first(&mut request).volumes_from = Some(vec![VolumeFrom {
-        source_container: Some("ghost".into()),
-        read_only: None,
-    }]);
+    first(&mut request).volumes_from =
+        Some(vec![VolumeFrom { source_container: Some("ghost".into()), read_only: None }]);
     client_error(&request, &["container 'web'", "ghost"]);
 }
 
@@ -78,10 +65,8 @@ fn healthy_needs_a_health_check() {
     first(&mut request).depends_on = depends("proxy", "HEALTHY");
     client_error(&request, &["container 'web'", "'proxy'", "healthCheck"]);
     if let Some(list) = request.container_definitions.as_mut() {
-        list[1].health_check = Some(HealthCheck {
-            command: Some(vec!["CMD".into(), "true".into()]),
-            ..Default::default()
-        });
+        list[1].health_check =
+            Some(HealthCheck { command: Some(vec!["CMD".into(), "true".into()]), ..Default::default() });
     }
     accepts(&request);
 }
@@ -108,11 +93,7 @@ fn dependency_cycles_are_rejected() {
     let mut b = sidecar("b");
     b.depends_on = depends("a", "START");
     let mut request = with(a);
-    request
-        .container_definitions
-        .as_mut()
-        .expect("containers")
-        .push(b);
+    request.container_definitions.as_mut().expect("containers").push(b);
     client_error(&request, &["cycle", "a -> b -> a"]);
 }
 
@@ -126,19 +107,12 @@ fn at_least_one_essential_container() {
 #[test]
 fn awsfirelens_needs_a_log_router() {
     let mut request = with(sidecar("router"));
-    first(&mut request).log_configuration = Some(LogConfiguration {
-        log_driver: Some("awsfirelens".into()),
-        ..Default::default()
-    });
-    client_error(
-        &request,
-        &["container 'web'", "awsfirelens", "firelensConfiguration"],
-    );
+    first(&mut request).log_configuration =
+        Some(LogConfiguration { log_driver: Some("awsfirelens".into()), ..Default::default() });
+    client_error(&request, &["container 'web'", "awsfirelens", "firelensConfiguration"]);
     if let Some(list) = request.container_definitions.as_mut() {
-        list[1].firelens_configuration = Some(FirelensConfiguration {
-            r#type: Some("fluentbit".into()),
-            options: None,
-        });
+        list[1].firelens_configuration =
+            Some(FirelensConfiguration { r#type: Some("fluentbit".into()), options: None });
     }
     accepts(&request);
 }

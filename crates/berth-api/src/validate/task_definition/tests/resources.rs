@@ -24,47 +24,23 @@ fn cpu_accepts_units_and_vcpus() {
 
 #[test]
 fn cpu_rejects_other_text() {
-    for text in [
-        "",
-        "vCPU",
-        "1.5",
-        "-1",
-        "+1024",
-        "1 GB",
-        "0.0001 vCPU",
-        "1e3",
-        "1,024",
-        "99999999999",
-    ] {
+    for text in ["", "vCPU", "1.5", "-1", "+1024", "1 GB", "0.0001 vCPU", "1e3", "1,024", "99999999999"] {
         let error = parse_task_cpu(text).expect_err(text);
         assert_eq!(error.code, ErrorCode::ClientException);
-        assert!(
-            error.message.contains("Invalid 'cpu' setting"),
-            "{}",
-            error.message
-        );
+        assert!(error.message.contains("Invalid 'cpu' setting"), "{}", error.message);
     }
 }
 
 #[test]
 fn memory_accepts_mib_and_gb() {
-    for (text, mib) in [
-        ("512", 512),
-        ("2 GB", 2048),
-        ("0.5GB", 512),
-        ("1 gb", 1024),
-        ("30 GB", 30720),
-        ("120GB", 122_880),
-    ] {
+    for (text, mib) in
+        [("512", 512), ("2 GB", 2048), ("0.5GB", 512), ("1 gb", 1024), ("30 GB", 30720), ("120GB", 122_880)]
+    {
         assert_eq!(parse_task_memory(text).ok(), Some(mib), "{text}");
     }
     for text in ["", "GB", "1 TB", "2 GiB", "1.5", "0.0001 GB", "-2 GB"] {
         let error = parse_task_memory(text).expect_err(text);
-        assert!(
-            error.message.contains("Invalid 'memory' setting"),
-            "{}",
-            error.message
-        );
+        assert!(error.message.contains("Invalid 'memory' setting"), "{}", error.message);
     }
 }
 
@@ -113,10 +89,7 @@ fn fargate_size_table() {
 fn container_memory_is_required_without_task_memory() {
     let mut request = ec2();
     first(&mut request).memory = None;
-    client_error(
-        &request,
-        &["container 'web'", "'memory' or 'memoryReservation'"],
-    );
+    client_error(&request, &["container 'web'", "'memory' or 'memoryReservation'"]);
     request.memory = Some("1024".into());
     accepts(&request);
 }
@@ -132,14 +105,7 @@ fn container_memory_minimum() {
 fn memory_is_at_least_the_reservation() {
     let mut request = ec2();
     first(&mut request).memory_reservation = Some(1024);
-    client_error(
-        &request,
-        &[
-            "container 'web'",
-            "memory (512 MiB)",
-            "memoryReservation (1024 MiB)",
-        ],
-    );
+    client_error(&request, &["container 'web'", "memory (512 MiB)", "memoryReservation (1024 MiB)"]);
     first(&mut request).memory_reservation = Some(512);
     accepts(&request);
 }
@@ -148,16 +114,9 @@ fn memory_is_at_least_the_reservation() {
 fn container_memory_fits_the_task() {
     let mut request = ec2();
     request.memory = Some("256".into());
-    client_error(
-        &request,
-        &["container 'web'", "greater than the task memory"],
-    );
+    client_error(&request, &["container 'web'", "greater than the task memory"]);
     request.memory = Some("600".into());
-    request
-        .container_definitions
-        .as_mut()
-        .expect("containers")
-        .push(sidecar("side"));
+    request.container_definitions.as_mut().expect("containers").push(sidecar("side"));
     if let Some(list) = request.container_definitions.as_mut() {
         list[1].memory = Some(128);
     }
@@ -168,10 +127,7 @@ fn container_memory_fits_the_task() {
 fn container_cpu_fits_the_task() {
     let mut request = ec2();
     request.cpu = Some("0.125 vCPU".into());
-    client_error(
-        &request,
-        &["sum of all container 'cpu' values (256)", "(128)"],
-    );
+    client_error(&request, &["sum of all container 'cpu' values (256)", "(128)"]);
     first(&mut request).cpu = Some(-5);
     client_error(&request, &["container 'web'", "-5"]);
 }

@@ -35,27 +35,18 @@ fn at_least_one_container() {
 #[test]
 fn at_most_ten_containers() {
     let mut request = ec2();
-    let list = request
-        .container_definitions
-        .as_mut()
-        .expect("has containers");
+    let list = request.container_definitions.as_mut().expect("has containers");
     list.extend((1..=10).map(|i| sidecar(&format!("side{i}"))));
     client_error(&request, &["Too many containers", "11"]);
-    request
-        .container_definitions
-        .as_mut()
-        .expect("has containers")
-        .pop();
+    request.container_definitions.as_mut().expect("has containers").pop();
     accepts(&request);
 }
 
 #[test]
 fn request_is_limited_to_64_kib() {
     let mut request = ec2();
-    first(&mut request).environment = Some(vec![KeyValuePair {
-        name: Some("BIG".into()),
-        value: Some("x".repeat(70_000)),
-    }]);
+    first(&mut request).environment =
+        Some(vec![KeyValuePair { name: Some("BIG".into()), value: Some("x".repeat(70_000)) }]);
     client_error(&request, &["64 KiB"]);
 }
 
@@ -119,10 +110,7 @@ fn placement_constraints_are_member_of_and_at_most_ten() {
     let mut distinct = member_of.clone();
     distinct.r#type = Some("distinctInstance".into());
     request.placement_constraints = Some(vec![distinct]);
-    client_error(
-        &request,
-        &["placementConstraints[0]", "distinctInstance", "memberOf"],
-    );
+    client_error(&request, &["placementConstraints[0]", "distinctInstance", "memberOf"]);
     let mut bare = member_of;
     bare.expression = None;
     request.placement_constraints = Some(vec![bare]);
@@ -148,27 +136,16 @@ fn proxy_configuration_names_a_container() {
 #[test]
 fn tags_use_the_shared_rules() {
     let mut request = ec2();
-    request.tags = Some(vec![Tag {
-        key: Some("aws:owner".into()),
-        value: Some("me".into()),
-    }]);
-    rejects(
-        &request,
-        ErrorCode::InvalidParameterException,
-        &["aws:owner"],
-    );
+    request.tags = Some(vec![Tag { key: Some("aws:owner".into()), value: Some("me".into()) }]);
+    rejects(&request, ErrorCode::InvalidParameterException, &["aws:owner"]);
 }
 
 #[test]
 fn ephemeral_storage_is_21_to_200_gib() {
     let mut request = fargate();
-    request.ephemeral_storage = Some(EphemeralStorage {
-        size_in_gi_b: Some(20),
-    });
+    request.ephemeral_storage = Some(EphemeralStorage { size_in_gi_b: Some(20) });
     client_error(&request, &["ephemeralStorage.sizeInGiB", "20"]);
-    request.ephemeral_storage = Some(EphemeralStorage {
-        size_in_gi_b: Some(200),
-    });
+    request.ephemeral_storage = Some(EphemeralStorage { size_in_gi_b: Some(200) });
     accepts(&request);
 }
 

@@ -2,26 +2,20 @@
 
 use super::{accepts, client_error, ec2, first};
 use crate::model::{
-    DockerVolumeConfiguration, EFSAuthorizationConfig, EFSVolumeConfiguration,
-    HostVolumeProperties, MountPoint, Volume,
+    DockerVolumeConfiguration, EFSAuthorizationConfig, EFSVolumeConfiguration, HostVolumeProperties,
+    MountPoint, Volume,
 };
 
 fn host(name: &str) -> Volume {
     Volume {
         name: Some(name.into()),
-        host: Some(HostVolumeProperties {
-            source_path: Some("/data".into()),
-        }),
+        host: Some(HostVolumeProperties { source_path: Some("/data".into()) }),
         ..Default::default()
     }
 }
 
 fn mount(volume: &str, path: Option<&str>) -> MountPoint {
-    MountPoint {
-        source_volume: Some(volume.into()),
-        container_path: path.map(Into::into),
-        read_only: None,
-    }
+    MountPoint { source_volume: Some(volume.into()), container_path: path.map(Into::into), read_only: None }
 }
 
 #[test]
@@ -38,10 +32,7 @@ fn mount_points_need_a_container_path() {
     let mut request = ec2();
     request.volumes = Some(vec![host("data")]);
     first(&mut request).mount_points = Some(vec![mount("data", None)]);
-    client_error(
-        &request,
-        &["container 'web'", "mountPoints[0]", "containerPath"],
-    );
+    client_error(&request, &["container 'web'", "mountPoints[0]", "containerPath"]);
 }
 
 #[test]
@@ -61,10 +52,7 @@ fn a_volume_has_one_kind() {
     let mut both = host("data");
     both.docker_volume_configuration = Some(DockerVolumeConfiguration::default());
     request.volumes = Some(vec![both]);
-    client_error(
-        &request,
-        &["volume 'data'", "host and dockerVolumeConfiguration"],
-    );
+    client_error(&request, &["volume 'data'", "host and dockerVolumeConfiguration"]);
 }
 
 #[test]
@@ -110,16 +98,12 @@ fn efs_volumes() {
     };
     request.volumes = Some(vec![efs(with_access_point.clone())]);
     client_error(&request, &["volume 'shared'", "transitEncryption"]);
-    let encrypted = EFSVolumeConfiguration {
-        transit_encryption: Some("ENABLED".into()),
-        ..with_access_point
-    };
+    let encrypted =
+        EFSVolumeConfiguration { transit_encryption: Some("ENABLED".into()), ..with_access_point };
     request.volumes = Some(vec![efs(encrypted.clone())]);
     accepts(&request);
-    request.volumes = Some(vec![efs(EFSVolumeConfiguration {
-        root_directory: Some("/app".into()),
-        ..encrypted
-    })]);
+    request.volumes =
+        Some(vec![efs(EFSVolumeConfiguration { root_directory: Some("/app".into()), ..encrypted })]);
     client_error(&request, &["volume 'shared'", "rootDirectory"]);
 }
 
