@@ -46,11 +46,13 @@ pub struct RedbConfig {
     pub watch_history: usize,
     /// The most transactions the writer commits together (at least one).
     pub max_batch: usize,
+    /// The most memory redb's page cache may use. Reads past it come from the OS page cache.
+    pub cache_bytes: usize,
 }
 
 impl Default for RedbConfig {
     fn default() -> Self {
-        RedbConfig { watch_history: DEFAULT_WATCH_HISTORY, max_batch: 4096 }
+        RedbConfig { watch_history: DEFAULT_WATCH_HISTORY, max_batch: 4096, cache_bytes: 256 * 1024 * 1024 }
     }
 }
 
@@ -98,7 +100,7 @@ impl RedbStore {
 
     /// Opens the store at `path` like [`RedbStore::open`], with the given settings.
     pub fn open_with(path: impl AsRef<Path>, config: RedbConfig) -> Result<RedbStore> {
-        let db = Arc::new(Database::create(path).or_backend()?);
+        let db = Arc::new(Database::builder().set_cache_size(config.cache_bytes).create(path).or_backend()?);
         let revision = init_tables(&db)?;
         let hub = Arc::new(Hub::new(revision, config.watch_history));
         let (requests, queue) = mpsc::channel();
