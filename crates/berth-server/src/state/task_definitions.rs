@@ -22,6 +22,9 @@ pub const INACTIVE: &str = "INACTIVE";
 /// Status of a task definition being deleted.
 pub const DELETE_IN_PROGRESS: &str = "DELETE_IN_PROGRESS";
 
+/// ECS's quota of revisions in one family.
+pub const MAX_REVISIONS: i32 = 1_000_000;
+
 /// The bookkeeping of one family.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct FamilyRecord {
@@ -80,6 +83,12 @@ pub async fn register(
             Some(found) => (found.value, found.revision),
             None => (FamilyRecord { family: family.clone(), ..FamilyRecord::default() }, 0),
         };
+        if record.last_revision >= MAX_REVISIONS {
+            return Err(EcsError::new(
+                berth_api::ErrorCode::LimitExceededException,
+                format!("Family {family} has reached the limit of {MAX_REVISIONS} revisions."),
+            ));
+        }
         let revision = record.last_revision + 1;
         record.last_revision = revision;
         record.latest_active = Some(revision);

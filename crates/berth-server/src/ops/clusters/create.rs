@@ -39,9 +39,9 @@ async fn new_cluster(ctx: &Ctx, name: &str, input: CreateClusterRequest) -> Resu
         None => vec![default_insights(ctx).await?],
     };
     let providers = input.capacity_providers.unwrap_or_default();
-    capacity_providers::check_usable(ctx, name, &providers).await?;
     let strategy = input.default_capacity_provider_strategy.unwrap_or_default();
     super::check_strategy(&strategy, &providers)?;
+    capacity_providers::check_usable(ctx, name, &providers).await?;
     Ok(Cluster {
         cluster_arn: Some(ctx.scope.cluster_arn(name)),
         cluster_name: Some(name.to_string()),

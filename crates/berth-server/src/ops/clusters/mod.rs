@@ -91,13 +91,25 @@ pub fn merge_settings(current: &mut Vec<ClusterSetting>, new: &[ClusterSetting])
     }
 }
 
-/// Checks a default capacity provider strategy against the providers the cluster has: ECS's
+/// ECS's quota of capacity providers associated with one cluster.
+pub const MAX_CAPACITY_PROVIDERS: usize = 20;
+
+/// Checks a cluster's capacity providers (at most 20) and its default strategy: ECS's
 /// bounds on weight (0 to 1,000) and base (0 to 100,000), at most one provider with a base, no
 /// provider twice, and only providers associated with the cluster.
 pub fn check_strategy(
     strategy: &[CapacityProviderStrategyItem],
     providers: &[String],
 ) -> Result<(), EcsError> {
+    if providers.len() > MAX_CAPACITY_PROVIDERS {
+        return Err(EcsError::new(
+            berth_api::ErrorCode::LimitExceededException,
+            format!(
+                "A cluster can have at most {MAX_CAPACITY_PROVIDERS} capacity providers; {} were given.",
+                providers.len()
+            ),
+        ));
+    }
     let mut with_base = 0;
     for (index, item) in strategy.iter().enumerate() {
         let name = item.capacity_provider.as_deref().unwrap_or("");

@@ -17,8 +17,8 @@ pub async fn handle(
     let strategy =
         required(&input.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?.clone();
     let name = super::load_active(&ctx, Some(&reference)).await?.value.cluster_name.unwrap_or_default();
-    capacity_providers::check_usable(&ctx, &name, &providers).await?;
     super::check_strategy(&strategy, &providers)?;
+    capacity_providers::check_usable(&ctx, &name, &providers).await?;
     let cluster = super::update_active(&ctx, Some(&reference), |cluster| {
         cluster.capacity_providers = Some(providers.clone());
         cluster.default_capacity_provider_strategy = Some(strategy.clone());
