@@ -59,11 +59,6 @@ impl Running {
         }
         self.task.await.unwrap_or_else(|err| Err(std::io::Error::other(err)))
     }
-
-    /// Waits until the server ends on its own (it only does on an error).
-    pub async fn wait(self) -> std::io::Result<()> {
-        self.task.await.unwrap_or_else(|err| Err(std::io::Error::other(err)))
-    }
 }
 
 /// Opens the embedded redb store in `config.data_dir` and starts serving on `config.listen`.

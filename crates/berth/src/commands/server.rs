@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use berth_server::ServerConfig;
-use berth_server::config::{DEFAULT_ACCOUNT, DEFAULT_LISTEN, DEFAULT_REGION};
 use serde::Deserialize;
 
 /// Flags of `berth server`.
@@ -55,13 +54,10 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     };
     let defaults = ServerConfig::default();
     let config = ServerConfig {
-        listen: args
-            .listen
-            .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses")),
+        listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
-        region: args.region.or(file.region).unwrap_or_else(|| DEFAULT_REGION.to_string()),
-        account_id: args.account_id.or(file.account_id).unwrap_or_else(|| DEFAULT_ACCOUNT.to_string()),
+        region: args.region.or(file.region).unwrap_or(defaults.region),
+        account_id: args.account_id.or(file.account_id).unwrap_or(defaults.account_id),
         max_body_bytes: defaults.max_body_bytes,
     };
     if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {

@@ -17,7 +17,7 @@ pub mod update;
 mod validate;
 
 use berth_api::EcsError;
-use berth_api::arn::{self, Arn, Scope};
+use berth_api::arn::{Arn, Scope};
 use berth_api::model::{CapacityProvider, Cluster};
 
 use crate::Ctx;
@@ -135,12 +135,7 @@ fn lists(scope: &Scope, cluster: &Cluster, provider: &str) -> bool {
 
 /// The existing cluster a reference (short name or ARN) names, or `ClusterNotFoundException`.
 async fn existing_cluster(ctx: &Ctx, reference: &str) -> Result<Cluster, EcsError> {
-    let name = arn::cluster_name(&ctx.scope, reference)?;
-    records::get::<Cluster>(&*ctx.store, &keys::cluster(&ctx.scope, &name))
-        .await?
-        .map(|record| record.value)
-        .filter(|cluster| cluster.status.as_deref() != Some(INACTIVE))
-        .ok_or_else(EcsError::cluster_not_found)
+    crate::ops::clusters::load_active(ctx, Some(reference)).await.map(|record| record.value)
 }
 
 /// Checks that every named capacity provider can be associated with `cluster`: it is FARGATE,
