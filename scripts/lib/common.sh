@@ -41,7 +41,8 @@ ensure_apt_packages() {
 # The system packages the checks use: a C toolchain for linking Rust, Python with venv for the
 # AWS CLI, CA certificates for pip.
 ensure_system_deps() {
-  local pkgs=(gcc libc6-dev ca-certificates)
+  # busybox-static: the offline test image; docker-registry: the loopback registry of the pull tests.
+  local pkgs=(gcc libc6-dev ca-certificates curl busybox-static docker-registry)
   if ! command -v python3 >/dev/null 2>&1; then
     pkgs+=(python3 python3-venv)
   elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then

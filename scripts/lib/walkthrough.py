@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the README's Walkthrough against a fresh `berth server` and checks what it prints.
+"""Runs the README's Walkthrough against a fresh `berth up` and checks what it prints.
 
 The commands are not copied here: they are read from README.md, so the README and this check
 cannot drift apart. Rules, all inside the section headed `## Walkthrough` (up to the next `## `):
@@ -10,7 +10,11 @@ cannot drift apart. Rules, all inside the section headed `## Walkthrough` (up to
 - `export NAME=VALUE ...` lines set the environment of the commands after them (the only shell
   state carried from one command to the next);
 - the README's endpoint, 127.0.0.1:4566 (or localhost:4566), is rewritten to the address of the
-  server this check starts on a free port with an empty data directory;
+  `berth up` this check starts on a free port with an empty data directory (control plane, cluster
+  `default`, and an agent on the local Docker Engine);
+- the image the README's tasks use, busybox:latest, is made locally from Debian's busybox-static
+  when Docker does not have it (CI cannot pull from Docker Hub; the agent's default pull
+  behaviour falls back to the cached image when a pull fails, as ECS's does);
 - each command must exit 0, except the last command of a ```sh block that is followed by a
   ```text block starting `An error occurred (CODE)`: that one must fail and print that line;
 - a ```json block after a ```sh block is output its last command must print: every key shown
@@ -46,8 +50,14 @@ README_ENDPOINTS = ("127.0.0.1:4566", "localhost:4566")
 REQUIRED = [
     "create-cluster", "list-clusters", "describe-clusters", "register-task-definition",
     "describe-task-definition", "list-task-definitions", "tag-resource", "list-tags-for-resource",
-    "deregister-task-definition", "delete-cluster",
+    "deregister-task-definition", "delete-cluster", "list-container-instances", "run-task",
+    "describe-tasks", "stop-task",
 ]
+
+# The image of examples/hello-task.json, and the busybox applets its command and a newcomer's
+# experiments use.
+WALKTHROUGH_IMAGE = "busybox:latest"
+BUSYBOX_BINARY = "/bin/busybox"
 
 
 class CheckFailed(Exception):
@@ -156,6 +166,45 @@ def parse_walkthrough(readme):
 
 # ---------------------------------------------------------------- the server
 
+def ensure_image():
+    """Makes busybox:latest from Debian's busybox-static unless Docker already has the image."""
+    if subprocess.run(["docker", "image", "inspect", WALKTHROUGH_IMAGE], capture_output=True).returncode == 0:
+        return
+    expect(os.path.exists(BUSYBOX_BINARY),
+           f"{BUSYBOX_BINARY} is missing: apt-get install busybox-static (the walkthrough's task image is built from it)")
+    import io
+    import tarfile
+    applets = subprocess.run([BUSYBOX_BINARY, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(BUSYBOX_BINARY, arcname="bin/busybox")
+        for name in ("tmp", "www"):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o1777
+            tar.addfile(info)
+        for applet in applets:
+            if applet == "busybox":
+                continue
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type = tarfile.SYMTYPE
+            info.linkname = "busybox"
+            tar.addfile(info)
+    result = subprocess.run(["docker", "import", "--change", 'CMD ["sh"]', "-", WALKTHROUGH_IMAGE],
+                            input=buffer.getvalue(), capture_output=True)
+    expect(result.returncode == 0, f"docker import of {WALKTHROUGH_IMAGE} failed: {result.stderr.decode()}")
+    print(f"walkthrough: made {WALKTHROUGH_IMAGE} from Debian's busybox-static (no registry is reachable)")
+
+
+def remove_task_containers(task_arns):
+    """Removes the containers of the walkthrough's tasks, which the agent keeps for its cleanup wait."""
+    for arn in task_arns:
+        ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.amazonaws.ecs.task-arn={arn}"],
+                             capture_output=True, text=True).stdout.split()
+        if ids:
+            subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
+
+
 class Server:
     def __init__(self, berth, workdir):
         self.data_dir = os.path.join(workdir, "data")
@@ -167,23 +216,23 @@ class Server:
 
     def start(self):
         env = dict(os.environ)
-        for name in ("BERTH_LISTEN", "BERTH_DATA_DIR", "BERTH_REGION", "BERTH_ACCOUNT_ID", "BERTH_CONFIG"):
+        for name in [n for n in env if n.startswith("BERTH_")]:
             env.pop(name, None)
         env.setdefault("RUST_LOG", "warn,berth=info")
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [self.berth, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+                [self.berth, "up", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir, "--metadata-port", "0"],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 60
         while self.addr is None:
             with open(self.stdout_path, encoding="utf-8", errors="replace") as f:
-                m = re.search(r"berth server listening on http://(\S+)", f.read())
+                m = re.search(r"ECS API:\s+http://(\S+)", f.read())
             if m:
                 self.addr = m.group(1)
                 break
             self._check_alive("before it printed its address")
             if time.monotonic() > deadline:
-                fail("berth server did not print 'berth server listening on ...' within 60 s")
+                fail("berth up did not print 'ECS API: http://...' within 60 s")
             time.sleep(0.05)
         while True:
             try:
@@ -199,7 +248,7 @@ class Server:
 
     def _check_alive(self, when):
         if self.proc.poll() is not None:
-            fail(f"berth server exited with status {self.proc.returncode} {when}:\n{self.log()}")
+            fail(f"berth up exited with status {self.proc.returncode} {when}:\n{self.log()}")
 
     def log(self):
         try:
@@ -283,6 +332,7 @@ class Checker:
         self.seen = []                  # operations that ran as expected, in order
         self.tags = {}                  # resource ARN -> set of (key, value) we expect
         self.registered = None          # taskDefinition as RegisterTaskDefinition returned it
+        self.task_arns = []             # tasks RunTask started
         self.cluster_deleted = False
         self.task_def_deregistered = False
 
@@ -326,7 +376,8 @@ class Checker:
                 with open(os.path.join(ROOT, token[len("file://"):]), encoding="utf-8") as f:
                     source = json.load(f)
         expect(source is not None, "register-task-definition should read --cli-input-json file://...")
-        expect(td["taskDefinitionArn"] == TASK_DEF_ARN, f"taskDefinitionArn is {td['taskDefinitionArn']}, want {TASK_DEF_ARN}")
+        want_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{source['family']}:1"
+        expect(td["taskDefinitionArn"] == want_arn, f"taskDefinitionArn is {td['taskDefinitionArn']}, want {want_arn}")
         expect(td["family"] == source["family"] and td["revision"] == 1,
                f"registered {td['family']}:{td['revision']}, want {source['family']}:1")
         expect(td["status"] == "ACTIVE", f"new task definition is {td['status']}")
@@ -341,8 +392,9 @@ class Checker:
                     expect(where is None, f"container definition did not round-trip: {where}")
         expect(tag_set(out.get("tags")) == tag_set(source.get("tags")),
                f"register-task-definition returned tags {out.get('tags')}, want {source.get('tags')}")
-        self.registered = td
-        self.tags[TASK_DEF_ARN] = tag_set(source.get("tags"))
+        if want_arn == TASK_DEF_ARN:
+            self.registered = td
+        self.tags[want_arn] = tag_set(source.get("tags"))
 
     def op_describe_task_definition(self, argv, out):
         td = out["taskDefinition"]
@@ -380,6 +432,20 @@ class Checker:
         expect(td["taskDefinitionArn"] == TASK_DEF_ARN, f"deregistered {td['taskDefinitionArn']}")
         expect(td["status"] == "INACTIVE", f"deregistered task definition is {td['status']}, want INACTIVE")
         self.task_def_deregistered = True
+
+    def op_list_container_instances(self, argv, out):
+        arns = out["containerInstanceArns"]
+        expect(len(arns) == 1, f"berth up should register this host as one container instance, got {arns}")
+
+    def op_run_task(self, argv, out):
+        expect(out.get("failures") == [], f"run-task failed to place: {out.get('failures')}")
+        tasks = out["tasks"]
+        expect(len(tasks) == 1, f"run-task started {len(tasks)} tasks, want 1")
+        expect(tasks[0]["desiredStatus"] == "RUNNING", f"new task wants {tasks[0]['desiredStatus']}")
+        self.task_arns.append(tasks[0]["taskArn"])
+
+    def op_stop_task(self, argv, out):
+        expect(out["task"]["desiredStatus"] == "STOPPED", f"stopped task wants {out['task']['desiredStatus']}")
 
     def op_delete_cluster(self, argv, out):
         c = out["cluster"]
@@ -427,9 +493,10 @@ def run(steps, berth, aws_dir):
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGHUP, on_signal)
         try:
+            ensure_image()
             health = server.start()
             url = f"http://{server.addr}"
-            print(f"walkthrough: {berth} server on {url} (data dir {server.data_dir}), /health: {json.dumps(health)}")
+            print(f"walkthrough: {berth} up on {url} (data dir {server.data_dir}), /health: {json.dumps(health)}")
             print(f"walkthrough: {len(steps)} commands from README.md; 127.0.0.1:4566 is rewritten to {server.addr}\n",
                   flush=True)
             env = base_env(workdir, aws_dir)
@@ -497,11 +564,12 @@ def run(steps, berth, aws_dir):
         except CheckFailed:
             log = server.log()
             if log.strip():
-                print("--- berth server log ---\n" + log.rstrip() + "\n--- end of server log ---", file=sys.stderr)
+                print("--- berth up log ---\n" + log.rstrip() + "\n--- end of berth up log ---", file=sys.stderr)
             raise
         finally:
             status = server.stop()
-        expect(status == 0, f"berth server did not stop cleanly on SIGTERM (exit status {status}):\n{server.log()}")
+            remove_task_containers(checker.task_arns)
+        expect(status == 0, f"berth up did not stop cleanly on SIGTERM (exit status {status}):\n{server.log()}")
     return len(steps)
 
 
@@ -517,7 +585,7 @@ def main():
     except CheckFailed as e:
         print(f"\nwalkthrough: FAILED: {e}", file=sys.stderr)
         return 1
-    print(f"walkthrough: OK, all {count} README commands behaved as documented; server stopped cleanly")
+    print(f"walkthrough: OK, all {count} README commands behaved as documented; berth up stopped cleanly")
     return 0
 
 

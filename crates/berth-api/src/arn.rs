@@ -42,6 +42,54 @@ impl Scope {
     pub fn capacity_provider_arn(&self, name: &str) -> String {
         self.arn(&format!("capacity-provider/{name}"))
     }
+
+    /// The ARN of a container instance (`container-instance/CLUSTER/ID`, ECS's long format).
+    pub fn container_instance_arn(&self, cluster: &str, id: &str) -> String {
+        self.arn(&format!("container-instance/{cluster}/{id}"))
+    }
+
+    /// The ARN of a task (`task/CLUSTER/ID`, ECS's long format).
+    pub fn task_arn(&self, cluster: &str, id: &str) -> String {
+        self.arn(&format!("task/{cluster}/{id}"))
+    }
+
+    /// The ARN of one container of a task.
+    pub fn container_arn(&self, cluster: &str, task_id: &str, id: &str) -> String {
+        self.arn(&format!("container/{cluster}/{task_id}/{id}"))
+    }
+}
+
+/// Reduces a reference to a resource that lives in a cluster (a task or container instance: its
+/// id, or its ARN in the long `TYPE/CLUSTER/ID` or old `TYPE/ID` format) to its id, checking that
+/// an ARN is of `resource_type`, of `scope` and, in the long format, of `cluster`.
+///
+/// `Ok(None)` means the reference is well formed but names something this scope or cluster cannot
+/// hold, which callers report as not found (or as a `MISSING` failure).
+pub fn member_id(
+    scope: &Scope,
+    cluster: &str,
+    resource_type: &str,
+    reference: &str,
+) -> Result<Option<String>, EcsError> {
+    if !reference.starts_with("arn:") {
+        if reference.is_empty() || reference.contains('/') {
+            return Err(EcsError::invalid_parameter(format!("Invalid {resource_type} id: '{reference}'.")));
+        }
+        return Ok(Some(reference.to_string()));
+    }
+    let arn = Arn::parse(reference)
+        .filter(|arn| arn.service == "ecs" && arn.resource_type == resource_type)
+        .ok_or_else(|| EcsError::invalid_parameter(format!("Invalid {resource_type} ARN: {reference}")))?;
+    if !arn.is_in(scope) {
+        return Ok(None);
+    }
+    match arn.resource_id.split_once('/') {
+        Some((arn_cluster, id)) if !id.is_empty() && !id.contains('/') => {
+            Ok((arn_cluster == cluster).then(|| id.to_string()))
+        }
+        Some(_) => Err(EcsError::invalid_parameter(format!("Invalid {resource_type} ARN: {reference}"))),
+        None => Ok(Some(arn.resource_id)),
+    }
 }
 
 /// A parsed ECS ARN.
@@ -152,6 +200,19 @@ mod tests {
             cluster_name(&scope(), "arn:nonsense").map_err(|e| e.code),
             Err(crate::ErrorCode::InvalidParameterException)
         );
+    }
+
+    #[test]
+    fn member_references_by_id_or_arn() {
+        let scope = scope();
+        let arn = scope.task_arn("prod", "abc");
+        assert_eq!(member_id(&scope, "prod", "task", &arn), Ok(Some("abc".to_string())));
+        assert_eq!(member_id(&scope, "prod", "task", "abc"), Ok(Some("abc".to_string())));
+        assert_eq!(member_id(&scope, "other", "task", &arn), Ok(None));
+        let old_format = scope.arn("task/abc");
+        assert_eq!(member_id(&scope, "prod", "task", &old_format), Ok(Some("abc".to_string())));
+        assert!(member_id(&scope, "prod", "task", &scope.container_instance_arn("prod", "x")).is_err());
+        assert!(member_id(&scope, "prod", "task", "a/b").is_err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! parsing (which region a request is for), and [`validate`], the rules ECS applies to input.
 //! The server, agent and command line all depend on this crate; it depends on nothing with IO.
 
+pub mod agent_protocol;
 pub mod arn;
 mod error;
 pub mod model;

@@ -14,6 +14,9 @@ pub const DEFAULT_ACCOUNT: &str = "000000000000";
 /// the margin is for JSON whitespace and future shapes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long stopped tasks stay describable by default: an hour, as ECS documents.
+pub const DEFAULT_TASK_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How the control plane runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -27,6 +30,8 @@ pub struct ServerConfig {
     pub account_id: String,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long stopped tasks stay describable (ECS keeps them at least an hour).
+    pub task_retention: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +42,7 @@ impl Default for ServerConfig {
             region: DEFAULT_REGION.to_string(),
             account_id: DEFAULT_ACCOUNT.to_string(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            task_retention: DEFAULT_TASK_RETENTION,
         }
     }
 }

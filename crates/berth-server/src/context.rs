@@ -1,4 +1,5 @@
-//! What a handler gets besides its input: the store and the region and account it acts in.
+//! What a handler gets besides its input: the store, the region and account it acts in, and the
+//! URL agents reach the control plane at.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,12 +14,21 @@ pub struct Ctx {
     pub store: Arc<dyn Store>,
     /// The region and account the request acts in.
     pub scope: Scope,
+    /// The control plane's own URL, which DiscoverPollEndpoint hands to agents.
+    pub endpoint: String,
 }
 
 impl Ctx {
-    /// A context for `scope` over `store`.
+    /// A context for `scope` over `store`, with the endpoint of a server on the default listen
+    /// address (see [`Ctx::with_endpoint`]).
     pub fn new(store: Arc<dyn Store>, scope: Scope) -> Self {
-        Self { store, scope }
+        Self { store, scope, endpoint: format!("http://{}", crate::config::DEFAULT_LISTEN) }
+    }
+
+    /// The same context, telling agents that the control plane is at `endpoint`.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
     }
 
     /// The IAM principal of the caller. Until the security layer authenticates callers, every

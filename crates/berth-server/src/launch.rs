@@ -72,16 +72,50 @@ pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
 }
 
 /// Starts serving on `config.listen` over an already open store.
-pub async fn start_with_store(config: ServerConfig, store: Arc<dyn Store>) -> Result<Running, StartError> {
+pub async fn start_with_store(
+    mut config: ServerConfig,
+    store: Arc<dyn Store>,
+) -> Result<Running, StartError> {
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    // The real address, so what the server advertises (DiscoverPollEndpoint) names its real port.
+    config.listen = addr;
+    match crate::agents::reset_connections(&*store).await {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "instances marked disconnected until their agents reconnect"),
+        Err(err) => tracing::warn!(%err, "failed to mark instances disconnected at start"),
+    }
     let (stop, stopped) = oneshot::channel::<()>();
-    let state = AppState { store, config: Arc::new(config) };
-    let task = tokio::spawn(serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let state = AppState { store, config: Arc::new(config), connections: Default::default() };
+    let sweeper = tokio::spawn(sweep_periodically(state.store.clone(), state.config.task_retention));
+    let task = tokio::spawn(async move {
+        let served = serve(listener, state, async move {
+            let _ = stopped.await;
+        })
+        .await;
+        sweeper.abort();
+        served
+    });
     tracing::info!(%addr, "control plane listening");
     Ok(Running { addr, stop: Some(stop), task })
+}
+
+/// Removes stopped tasks older than `retention`, checking every tenth of the retention (but no
+/// more often than every second and no less often than every ten minutes).
+async fn sweep_periodically(store: Arc<dyn Store>, retention: std::time::Duration) {
+    let every =
+        (retention / 10).clamp(std::time::Duration::from_secs(1), std::time::Duration::from_secs(600));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match crate::retention::sweep_stopped_tasks(&*store, retention.as_secs_f64(), crate::context::now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "stopped tasks past their retention removed"),
+            Err(err) => tracing::warn!(%err, "retention sweep failed"),
+        }
+    }
 }

@@ -8,11 +8,13 @@
 //! the [`berth_store::Store`] with compare-and-set retries. Handlers never know which store backend
 //! runs, and never hold state of their own, so several servers can later share one etcd.
 
+pub mod agents;
 pub mod config;
 pub mod context;
 pub mod http;
 pub mod launch;
 pub mod ops;
+pub mod retention;
 pub mod state;
 
 pub use config::ServerConfig;

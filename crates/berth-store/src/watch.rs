@@ -7,9 +7,16 @@
 //!   takes: nothing committed while a watch is being set up can be missed or seen twice;
 //! - writers never wait for watchers and watchers hold no events of their own: a watcher that
 //!   falls so far behind that its position leaves the ring gets [`StoreError::Compacted`] and
-//!   must re-list, and memory stays bounded by the ring's size.
+//!   must re-list, and memory stays bounded by the ring's size;
+//! - a publish wakes only the waiting watchers whose prefix one of its events falls under (the
+//!   hub indexes them by prefix), and tells each where the first such event is. A control plane
+//!   holds a watch per agent session, thousands of them, each on its own instance's prefix:
+//!   waking them all on every commit to scan events that are not theirs cost more than the rest
+//!   of the server together. A watcher left waiting has, by construction, nothing in the events
+//!   published since it started waiting, so when it runs again it skips them, and their leaving
+//!   the ring is no reason to report it compacted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -52,10 +59,76 @@ struct HubState {
     history_start: Revision,
     /// The last published revision.
     current: Revision,
-    /// The wakers of watchers that have read everything published, by watcher id.
-    waiting: HashMap<u64, Waker>,
+    /// The watchers that have read everything published and wait for an event under their
+    /// prefix, by watcher id.
+    waiting: HashMap<u64, Waiter>,
+    /// The ids of the waiting watchers, by prefix.
+    by_prefix: HashMap<Arc<str>, Vec<u64>>,
+    /// How many waiting watchers have a prefix of each length: the lengths at which an event's
+    /// key is looked up in `by_prefix`.
+    lengths: BTreeMap<usize, usize>,
+    /// Where each watcher woken by a publish may resume: the sequence number of the first event
+    /// under its prefix (everything between where it waited and there was not for it).
+    resume_at: HashMap<u64, u64>,
     next_watcher: u64,
     closed: bool,
+}
+
+/// A watcher waiting for an event under its prefix.
+struct Waiter {
+    prefix: Arc<str>,
+    waker: Waker,
+}
+
+impl HubState {
+    /// The sequence number the next published event gets.
+    fn end_seq(&self) -> u64 {
+        self.front_seq + self.ring.len() as u64
+    }
+
+    fn add_waiter(&mut self, id: u64, prefix: &Arc<str>, waker: &Waker) {
+        if self.waiting.insert(id, Waiter { prefix: prefix.clone(), waker: waker.clone() }).is_none() {
+            self.by_prefix.entry(prefix.clone()).or_default().push(id);
+            *self.lengths.entry(prefix.len()).or_default() += 1;
+        }
+    }
+
+    /// Takes watcher `id` off the waiting list; returns its waker if it was on it.
+    fn remove_waiter(&mut self, id: u64) -> Option<Waker> {
+        let waiter = self.waiting.remove(&id)?;
+        if let Some(ids) = self.by_prefix.get_mut(&waiter.prefix) {
+            ids.retain(|other| *other != id);
+            if ids.is_empty() {
+                self.by_prefix.remove(&waiter.prefix);
+            }
+        }
+        if let Some(count) = self.lengths.get_mut(&waiter.prefix.len()) {
+            *count -= 1;
+            if *count == 0 {
+                self.lengths.remove(&waiter.prefix.len());
+            }
+        }
+        Some(waiter.waker)
+    }
+
+    /// Wakes the waiting watchers whose prefix `key` falls under, telling them that the event at
+    /// `seq` is the first for them.
+    fn wake_for(&mut self, key: &str, seq: u64, wakers: &mut Vec<Waker>) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let lengths: Vec<usize> = self.lengths.range(..=key.len()).map(|(length, _)| *length).collect();
+        for length in lengths {
+            let Some(prefix) = key.get(..length) else { continue };
+            let Some(ids) = self.by_prefix.get(prefix).cloned() else { continue };
+            for id in ids {
+                if let Some(waker) = self.remove_waiter(id) {
+                    self.resume_at.insert(id, seq);
+                    wakers.push(waker);
+                }
+            }
+        }
+    }
 }
 
 impl Hub {
@@ -69,6 +142,9 @@ impl Hub {
             history_start: current,
             current,
             waiting: HashMap::new(),
+            by_prefix: HashMap::new(),
+            lengths: BTreeMap::new(),
+            resume_at: HashMap::new(),
             next_watcher: 0,
             closed: false,
         };
@@ -78,11 +154,16 @@ impl Hub {
     /// Publishes committed transactions, given as `(revision, events)` in increasing revision
     /// order and above any revision published before. Callers serialize their calls.
     pub(crate) fn publish(&self, commits: impl IntoIterator<Item = (Revision, Vec<Event>)>) {
-        let wakers: Vec<Waker> = {
+        let mut wakers: Vec<Waker> = Vec::new();
+        {
             let mut state = lock(&self.state);
             for (revision, events) in commits {
                 state.current = revision;
-                state.ring.extend(events.into_iter().map(Arc::new));
+                for event in events {
+                    let seq = state.end_seq();
+                    state.wake_for(&event.kv.key, seq, &mut wakers);
+                    state.ring.push_back(Arc::new(event));
+                }
             }
             while state.ring.len() > state.capacity {
                 let Some(evicted) = state.ring.pop_front() else {
@@ -91,8 +172,7 @@ impl Hub {
                 state.front_seq += 1;
                 state.history_start = state.history_start.max(evicted.revision());
             }
-            state.waiting.drain().map(|(_, waker)| waker).collect()
-        };
+        }
         // Woken outside the lock: a woken watcher's first move is to take it.
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -102,7 +182,15 @@ impl Hub {
         let wakers: Vec<Waker> = {
             let mut state = lock(&self.state);
             state.closed = true;
-            state.waiting.drain().map(|(_, waker)| waker).collect()
+            // Nothing was published for the waiting watchers since they started waiting: they
+            // resume at the end, and find the hub closed.
+            let (ids, end) = (state.waiting.keys().copied().collect::<Vec<_>>(), state.end_seq());
+            ids.into_iter()
+                .filter_map(|id| {
+                    state.resume_at.insert(id, end);
+                    state.remove_waiter(id)
+                })
+                .collect()
         };
         wakers.into_iter().for_each(Waker::wake);
     }
@@ -123,7 +211,7 @@ impl Hub {
         Ok(WatchStream {
             hub: Arc::clone(self),
             id,
-            prefix: prefix.to_owned(),
+            prefix: Arc::from(prefix),
             after,
             cursor: state.front_seq + skip as u64,
             seen_through: after,
@@ -143,7 +231,7 @@ impl Hub {
 pub struct WatchStream {
     hub: Arc<Hub>,
     id: u64,
-    prefix: String,
+    prefix: Arc<str>,
     /// Only events above this revision are wanted (it can be ahead of the store).
     after: Revision,
     /// The sequence number of the next ring entry to examine.
@@ -171,11 +259,28 @@ impl WatchStream {
         futures::StreamExt::next(self).await
     }
 
+    /// The revision through which the stream has examined the history: every change under its
+    /// prefix up to it has been yielded or is queued to be. A reader that polls until the stream
+    /// is pending and finds this unchanged has seen every change published so far, which is how
+    /// a cache catches up with the store without waiting for the next change.
+    pub fn seen_through(&self) -> Revision {
+        self.seen_through
+    }
+
     /// Moves the matching events of the next stretch of the ring into `ready`. When there are
     /// none left to read, registers `waker` for the next publish, under the same lock that
     /// publishing takes, so that no publish can slip in between.
     fn scan(&mut self, waker: &Waker) -> Scan {
         let mut state = lock(&self.hub.state);
+        if state.remove_waiter(self.id).is_some() {
+            // Polled while still waiting: nothing published since it began waiting was under its
+            // prefix, so none of it needs reading.
+            self.cursor = self.cursor.max(state.end_seq());
+        }
+        if let Some(resume) = state.resume_at.remove(&self.id) {
+            // Woken by a publish: the events before the first one for it were not for it.
+            self.cursor = self.cursor.max(resume);
+        }
         if self.cursor < state.front_seq {
             let (requested, oldest) = (self.seen_through, state.history_start);
             return Scan::Ended(StoreError::Compacted { requested, oldest });
@@ -183,7 +288,7 @@ impl WatchStream {
         let start = usize::try_from(self.cursor - state.front_seq)
             .expect("the cursor is within the ring, whose length is a usize");
         let end = state.ring.len().min(start + SCAN_CHUNK);
-        let (prefix, after) = (self.prefix.as_str(), self.after);
+        let (prefix, after) = (&*self.prefix, self.after);
         let matching =
             (state.ring.range(start..end)).filter(|e| e.revision() > after && e.kv.key.starts_with(prefix));
         self.ready.extend(matching.cloned());
@@ -198,7 +303,7 @@ impl WatchStream {
         } else if state.closed {
             Scan::Ended(StoreError::Closed)
         } else {
-            state.waiting.insert(self.id, waker.clone());
+            state.add_waiter(self.id, &self.prefix, waker);
             Scan::Waiting
         }
     }
@@ -245,7 +350,9 @@ impl Stream for WatchStream {
 
 impl Drop for WatchStream {
     fn drop(&mut self) {
-        lock(&self.hub.state).waiting.remove(&self.id);
+        let mut state = lock(&self.hub.state);
+        state.remove_waiter(self.id);
+        state.resume_at.remove(&self.id);
     }
 }
 
@@ -291,6 +398,71 @@ mod tests {
             other => panic!("expected Compacted {{ 2, 5 }}, got {other:?}"),
         }
         assert!(stream.next().await.is_none());
+    }
+
+    /// Counts the wakes of one watcher.
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Polls `stream` once with a waker that counts its wakes.
+    fn poll_counting(stream: &mut WatchStream) -> (Poll<Option<Result<Event>>>, Arc<Wakes>) {
+        let wakes = Arc::new(Wakes(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(wakes.clone());
+        let poll = Pin::new(stream).poll_next(&mut Context::from_waker(&waker));
+        (poll, wakes)
+    }
+
+    fn woken(wakes: &Wakes) -> usize {
+        wakes.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_publish_wakes_only_the_watchers_it_is_for() {
+        let hub = Arc::new(Hub::new(0, 100));
+        let mut a = hub.subscribe("/i/a/", None).unwrap();
+        let mut b = hub.subscribe("/i/b/", None).unwrap();
+        let mut all = hub.subscribe("", None).unwrap();
+        let (_, a_wakes) = poll_counting(&mut a);
+        let (_, b_wakes) = poll_counting(&mut b);
+        let (_, all_wakes) = poll_counting(&mut all);
+        hub.publish([(1, vec![event("/i/a/t1", 1)]), (2, vec![event("/i/ab", 2)])]);
+        assert_eq!((woken(&a_wakes), woken(&b_wakes), woken(&all_wakes)), (1, 0, 1));
+        assert_eq!(a.next().await.unwrap().unwrap().kv.key, "/i/a/t1");
+        hub.publish([(3, vec![event("/i/b/t2", 3)])]);
+        assert_eq!(woken(&b_wakes), 1);
+        assert_eq!(b.next().await.unwrap().unwrap().kv.key, "/i/b/t2");
+        for revision in 1..=3 {
+            assert_eq!(all.next().await.unwrap().unwrap().revision(), revision);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_watcher_is_not_compacted_by_history_that_was_not_for_it() {
+        let hub = Arc::new(Hub::new(0, 4));
+        let mut quiet = hub.subscribe("/quiet/", None).unwrap();
+        assert!(poll_counting(&mut quiet).0.is_pending());
+        hub.publish((1..=10).map(|r| (r, vec![event("/busy", r)])));
+        // Polled without being woken (as a `select!` does): nothing for it, and no compaction.
+        assert!(poll_counting(&mut quiet).0.is_pending());
+        assert_eq!(quiet.seen_through(), 10);
+        hub.publish((11..=20).map(|r| (r, vec![event("/busy", r)])));
+        hub.publish([(21, vec![event("/quiet/x", 21)])]);
+        assert_eq!(quiet.next().await.unwrap().unwrap().revision(), 21);
+    }
+
+    #[tokio::test]
+    async fn closing_ends_a_waiting_watch_as_closed_not_compacted() {
+        let hub = Arc::new(Hub::new(0, 2));
+        let mut quiet = hub.subscribe("/quiet/", None).unwrap();
+        assert!(poll_counting(&mut quiet).0.is_pending());
+        hub.publish((1..=5).map(|r| (r, vec![event("/busy", r)])));
+        hub.close();
+        assert!(matches!(quiet.next().await, Some(Err(StoreError::Closed))));
     }
 
     #[tokio::test]

@@ -14,8 +14,9 @@ pub enum Format {
 
 /// Installs the global subscriber. Levels default to `info` for Berth and `warn` for libraries.
 pub fn init(format: Format) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,berth=info,berth_server=info,berth_store=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("warn,berth=info,berth_server=info,berth_store=info,berth_agent=info")
+    });
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         Format::Text => builder.init(),

@@ -1,6 +1,7 @@
 //! The `berth` binary: a thin command line over the Berth crates.
 //!
-//! `berth server` runs the control plane; `berth bench …` measures it. Each subcommand lives in
+//! `berth up` runs everything on one machine; `berth server` runs the control plane and
+//! `berth agent` the agent of one host; `berth bench …` measures them. Each subcommand lives in
 //! its own file under `commands/` and does little more than turn flags into the library calls.
 
 mod commands;
@@ -27,21 +28,49 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run everything on this machine: the control plane, cluster `default` and an agent.
+    Up(commands::up::UpArgs),
     /// Run the control plane: the ECS API with its embedded store.
     Server(commands::server::ServerArgs),
+    /// Run the container agent of this host.
+    Agent(commands::agent::AgentArgs),
     /// Measure Berth.
     #[command(subcommand)]
     Bench(commands::bench::BenchCommand),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // One line a person can act on: the error and its causes, no backtrace.
+            eprintln!("berth: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Up(args) => commands::up::run(args).await,
             Command::Server(args) => commands::server::run(args).await,
+            Command::Agent(args) => commands::agent::run(args).await,
             Command::Bench(command) => commands::bench::run(command).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Catches clashing flag names across flattened argument groups before a user does.
+        super::Cli::command().debug_assert();
+    }
 }

@@ -162,7 +162,7 @@ fn the_protocol_as_a_bare_client_sees_it() {
     let (status, body) = request(server.port, Some("ListClusters"), r#"{"maxResults":"ten"}"#, "");
     assert!(status.contains("400") && body.contains("SerializationException"), "{status} {body}");
     // An operation of the model that is not served yet says so.
-    let (status, body) = request(server.port, Some("RunTask"), "{}", "");
+    let (status, body) = request(server.port, Some("CreateService"), "{}", "");
     assert!(status.contains("400") && body.contains("UnsupportedFeatureException"), "{status} {body}");
 }
 
@@ -194,4 +194,22 @@ fn health_answers_when_ready() {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     assert!(response.starts_with("HTTP/1.1 200") && response.contains("\"ok\""), "{response}");
+}
+
+#[test]
+fn berth_up_without_a_docker_engine_says_so_in_one_line() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("DOCKER_HOST", format!("unix://{}/no-docker.sock", dir.path().display()))
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line, got: {stderr}");
+    assert!(lines[0].contains("cannot reach the Docker Engine"), "{stderr}");
+    assert!(!dir.path().join("berth.redb").exists(), "nothing was started before Docker was checked");
 }

@@ -7,7 +7,7 @@
 //! that a store which has survived earlier kills keeps working.
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -31,17 +31,26 @@ fn client(endpoint: &str) -> aws_sdk_ecs::Client {
     aws_sdk_ecs::Client::from_conf(config)
 }
 
+/// Starts a server on a port the kernel picks and reads the address it printed. Picking a
+/// "free" port up front would race with the other test processes that nextest runs at once:
+/// another server could take the port first and this test would talk to it.
 fn start_server(data_dir: &Path) -> (Child, String) {
-    let port = TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("address").port();
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .args(["server", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+    let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
         .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("berth server starts");
-    (child, format!("http://127.0.0.1:{port}"))
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a line on stdout");
+    let endpoint = line
+        .trim()
+        .strip_prefix("berth server listening on ")
+        .unwrap_or_else(|| panic!("the server did not say where it listens: {line:?}"))
+        .to_string();
+    (child, endpoint)
 }
 
 async fn wait_ready(endpoint: &str) {

@@ -24,11 +24,18 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The server's settings.
     pub config: Arc<ServerConfig>,
+    /// The current agent session of each container instance.
+    pub connections: crate::agents::connections::Connections,
 }
 
-/// The control plane's routes: `POST /` for the ECS API, `GET /health` for readiness.
+/// The control plane's routes: `POST /` for the ECS API, `GET /health` for readiness, and the
+/// agents' session WebSocket.
 pub fn router(state: AppState) -> Router {
-    Router::new().route("/", post(api).fallback(wrong_method)).route("/health", get(health)).with_state(state)
+    Router::new()
+        .route("/", post(api).fallback(wrong_method))
+        .route("/health", get(health))
+        .route(berth_api::agent_protocol::SESSION_PATH, get(crate::agents::session::upgrade))
+        .with_state(state)
 }
 
 /// Serves the API on `listener` until `shutdown` resolves.
@@ -52,7 +59,8 @@ async fn api(State(state): State<AppState>, request: Request<Body>) -> Response 
         Ok(parts) => parts,
         Err(err) => return error_response(&err),
     };
-    let ctx = crate::Ctx::new(state.store.clone(), call.scope);
+    let ctx = crate::Ctx::new(state.store.clone(), call.scope)
+        .with_endpoint(format!("http://{}", state.config.listen));
     match ops::dispatch(ctx, &call.operation, &body).await {
         Ok(json) => protocol::json_response(json),
         Err(err) => {

@@ -7,10 +7,13 @@
 //! name the model does not know answers `UnknownOperationException`.
 
 pub mod account_settings;
+pub mod attributes;
 pub mod capacity_providers;
 pub mod clusters;
+pub mod container_instances;
 pub mod tags;
 pub mod task_definitions;
+pub mod tasks;
 
 use std::future::Future;
 
@@ -47,6 +50,22 @@ pub async fn dispatch(ctx: Ctx, operation: &str, body: &[u8]) -> Result<Vec<u8>,
         "PutAccountSettingDefault" => call(ctx, body, account_settings::put_default::handle).await,
         "ListAccountSettings" => call(ctx, body, account_settings::list::handle).await,
         "DeleteAccountSetting" => call(ctx, body, account_settings::delete::handle).await,
+        "RegisterContainerInstance" => call(ctx, body, container_instances::register::handle).await,
+        "DeregisterContainerInstance" => call(ctx, body, container_instances::deregister::handle).await,
+        "DescribeContainerInstances" => call(ctx, body, container_instances::describe::handle).await,
+        "ListContainerInstances" => call(ctx, body, container_instances::list::handle).await,
+        "UpdateContainerInstancesState" => call(ctx, body, container_instances::update_state::handle).await,
+        "DiscoverPollEndpoint" => call(ctx, body, container_instances::discover_poll_endpoint::handle).await,
+        "PutAttributes" => call(ctx, body, attributes::put::handle).await,
+        "DeleteAttributes" => call(ctx, body, attributes::delete::handle).await,
+        "ListAttributes" => call(ctx, body, attributes::list::handle).await,
+        "RunTask" => call(ctx, body, tasks::run::handle).await,
+        "StartTask" => call(ctx, body, tasks::start::handle).await,
+        "StopTask" => call(ctx, body, tasks::stop::handle).await,
+        "DescribeTasks" => call(ctx, body, tasks::describe::handle).await,
+        "ListTasks" => call(ctx, body, tasks::list::handle).await,
+        "SubmitTaskStateChange" => call(ctx, body, tasks::submit_task_state_change::handle).await,
+        "SubmitContainerStateChange" => call(ctx, body, tasks::submit_container_state_change::handle).await,
         other => Err(not_served(other)),
     }
 }

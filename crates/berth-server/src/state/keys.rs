@@ -20,9 +20,37 @@ pub fn cluster(scope: &Scope, name: &str) -> String {
     format!("{}{name}", clusters(scope))
 }
 
+/// The prefix of the container instances of every cluster.
+pub fn all_container_instances(scope: &Scope) -> String {
+    format!("{}container-instance/", base(scope))
+}
+
 /// The prefix of the container instances of a cluster.
 pub fn container_instances(scope: &Scope, cluster: &str) -> String {
     format!("{}container-instance/{cluster}/", base(scope))
+}
+
+/// One container instance.
+pub fn container_instance(scope: &Scope, cluster: &str, id: &str) -> String {
+    format!("{}{id}", container_instances(scope, cluster))
+}
+
+/// One task.
+pub fn task(scope: &Scope, cluster: &str, id: &str) -> String {
+    format!("{}{id}", tasks(scope, cluster))
+}
+
+/// The prefix of the index of the tasks assigned to one container instance: one key per task
+/// (value: an [`crate::state::tasks::Assignment`]), written in the same transaction as the task.
+/// An agent session watches its instance's prefix; the key goes when the agent has reported
+/// the task STOPPED, so the prefix is exactly what the agent must still act on.
+pub fn instance_tasks(scope: &Scope, cluster: &str, instance_id: &str) -> String {
+    format!("{}instance-task/{cluster}/{instance_id}/", base(scope))
+}
+
+/// One task's entry in its instance's index.
+pub fn instance_task(scope: &Scope, cluster: &str, instance_id: &str, task_id: &str) -> String {
+    format!("{}{task_id}", instance_tasks(scope, cluster, instance_id))
 }
 
 /// The prefix of the tasks of a cluster.

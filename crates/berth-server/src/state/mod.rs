@@ -5,9 +5,13 @@
 //! record should become and never loses a concurrent update. The modules beside them hold what a
 //! resource needs beyond one record, such as a task definition family's revision counter.
 
+pub mod container_instances;
 pub mod keys;
+pub mod partitions;
 pub mod records;
 pub mod task_definitions;
+pub mod task_placement;
+pub mod tasks;
 
 use berth_api::EcsError;
 use berth_store::StoreError;

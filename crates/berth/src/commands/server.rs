@@ -26,7 +26,10 @@ pub struct ServerArgs {
     /// 12-digit account id in every ARN [default: 000000000000].
     #[arg(long, env = "BERTH_ACCOUNT_ID")]
     account_id: Option<String>,
-    /// A TOML file with any of: listen, data_dir, region, account_id.
+    /// How long stopped tasks stay describable, e.g. 1h or 30m [default: 1h].
+    #[arg(long, env = "BERTH_TASK_RETENTION", value_parser = super::duration::parse)]
+    task_retention: Option<std::time::Duration>,
+    /// A TOML file with any of: listen, data_dir, region, account_id, task_retention.
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -39,6 +42,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     region: Option<String>,
     account_id: Option<String>,
+    task_retention: Option<String>,
 }
 
 /// Resolves the settings from flags, environment, file and defaults.
@@ -59,6 +63,12 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
         region: args.region.or(file.region).unwrap_or(defaults.region),
         account_id: args.account_id.or(file.account_id).unwrap_or(defaults.account_id),
         max_body_bytes: defaults.max_body_bytes,
+        task_retention: match (args.task_retention, file.task_retention) {
+            (Some(flag), _) => flag,
+            (None, Some(text)) => super::duration::parse(&text)
+                .map_err(|err| anyhow::anyhow!("task_retention in the config file: {err}"))?,
+            (None, None) => defaults.task_retention,
+        },
     };
     if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("account id must be 12 digits, got '{}'", config.account_id);
@@ -79,28 +89,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let running = berth_server::start(config).await?;
     tracing::info!(endpoint = %format!("http://{}", running.addr), %region, %account, data_dir = %data_dir.display(), "berth server ready");
     println!("berth server listening on http://{}", running.addr);
-    shutdown_signal().await;
+    super::signals::shutdown().await;
     tracing::info!("shutting down");
     running.shutdown().await.context("server failed while shutting down")?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

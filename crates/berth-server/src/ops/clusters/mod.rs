@@ -208,10 +208,12 @@ struct Counts {
 impl Counts {
     async fn read(ctx: &Ctx, cluster: &str) -> Result<Self, EcsError> {
         let scope = &ctx.scope;
-        let instances = count(ctx, &keys::container_instances(scope, cluster)).await?;
+        let instances =
+            crate::state::container_instances::registered_count(&*ctx.store, scope, cluster).await?;
+        let instances = i32::try_from(instances).unwrap_or(i32::MAX);
         let services = count(ctx, &keys::services(scope, cluster)).await?;
-        // Tasks arrive with the agent; until then a cluster can hold none.
-        Ok(Counts { instances, services, running_tasks: 0, pending_tasks: 0 })
+        let (running_tasks, pending_tasks) = task_counts(ctx, cluster).await?;
+        Ok(Counts { instances, services, running_tasks, pending_tasks })
     }
 
     fn statistics(&self) -> Vec<KeyValuePair> {
@@ -230,6 +232,35 @@ impl Counts {
             pair("drainingFargateServiceCount", 0),
         ]
     }
+}
+
+/// The cluster's RUNNING tasks and those on their way there (PROVISIONING, PENDING,
+/// ACTIVATING), decoding only each task's status.
+async fn task_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        task: StatusFields,
+    }
+    #[derive(serde::Deserialize)]
+    struct StatusFields {
+        #[serde(rename = "lastStatus")]
+        last_status: Option<String>,
+    }
+    let page = ctx
+        .store
+        .range(&keys::tasks(&ctx.scope, cluster), None, 0)
+        .await
+        .map_err(crate::state::store_error)?;
+    let (mut running, mut pending) = (0, 0);
+    for kv in page.kvs {
+        let Ok(status) = serde_json::from_slice::<Status>(&kv.value) else { continue };
+        match status.task.last_status.as_deref() {
+            Some("RUNNING") => running += 1,
+            Some("PROVISIONING" | "PENDING" | "ACTIVATING") => pending += 1,
+            _ => {}
+        }
+    }
+    Ok((running, pending))
 }
 
 async fn count(ctx: &Ctx, prefix: &str) -> Result<i32, EcsError> {

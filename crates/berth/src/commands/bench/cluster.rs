@@ -1,0 +1,331 @@
+//! `berth bench cluster`: the whole control plane at scale, end to end.
+//!
+//! A `berth server` child process on a fresh data directory, a `berth agent --simulate N` child
+//! process hosting N container instances in three zones (real agents, real sessions, a runtime
+//! that runs nothing), then `--tasks` tasks submitted through RunTask, `--count` per call from
+//! `--callers` concurrent callers, until DescribeClusters counts them all RUNNING. Every
+//! process runs on this machine, so the figures include the agents' and the callers' own work
+//! competing for its cores with the server's.
+//!
+//! Figures: `tasks_per_sec` (tasks over the time from the first RunTask until all are RUNNING),
+//! `submit_tasks_per_sec` (tasks over the time RunTask calls took), RunTask latency percentiles,
+//! the server's and the agents' peak resident memory, and how long the instances took to
+//! register.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use berth_agent::client::EcsClient;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::Mutex;
+
+use super::server_process::{ServerProcess, rss_mib};
+
+/// Flags of `berth bench cluster`.
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// Simulated container instances, in three zones.
+    #[arg(long, default_value_t = 5_000)]
+    instances: usize,
+    /// Tasks to run.
+    #[arg(long, default_value_t = 100_000)]
+    tasks: usize,
+    /// Tasks per RunTask call (RunTask allows 10).
+    #[arg(long, default_value_t = 10)]
+    count: usize,
+    /// Concurrent RunTask callers.
+    #[arg(long, default_value_t = 64)]
+    callers: usize,
+    /// Print one JSON object with the figures as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+const CLUSTER: &str = "bench";
+const FAMILY: &str = "bench-cluster";
+/// Each task: 1/16 of a vCPU and 128 MiB, so a simulated instance (2048 units, 4096 MiB) holds 32.
+const TASK_CPU: i64 = 64;
+const TASK_MEMORY: i64 = 128;
+const TASKS_PER_INSTANCE: usize = 32;
+/// How long the run may go without another task reaching RUNNING before it is called stuck.
+const STALL_LIMIT: Duration = Duration::from_secs(60);
+
+/// Runs the benchmark.
+pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    ensure!((1..=10).contains(&args.count), "--count must be between 1 and 10, as RunTask allows");
+    ensure!(args.instances > 0 && args.callers > 0, "--instances and --callers must be at least 1");
+    ensure!(
+        args.tasks <= args.instances * TASKS_PER_INSTANCE,
+        "{} tasks do not fit on {} instances ({TASKS_PER_INSTANCE} each); add instances",
+        args.tasks,
+        args.instances
+    );
+    let server = Arc::new(ServerProcess::start().await?);
+    let endpoint = format!("http://{}", server.addr);
+    let client = EcsClient::new(&endpoint, None);
+    call(&client, "CreateCluster", json!({"clusterName": CLUSTER})).await?;
+    call(
+        &client,
+        "RegisterTaskDefinition",
+        json!({
+            "family": FAMILY,
+            "containerDefinitions": [{
+                "name": "main", "image": "registry.example/app:1", "cpu": TASK_CPU,
+                "memory": TASK_MEMORY, "essential": true
+            }]
+        }),
+    )
+    .await?;
+
+    println!("registering {} simulated instances ...", args.instances);
+    let registering = Instant::now();
+    let agents = Agents::start(&endpoint, args.instances).await?;
+    let registration = registering.elapsed();
+    println!("{} instances connected in {:.1} s", args.instances, registration.as_secs_f64());
+
+    println!(
+        "running {} tasks, {} per RunTask, {} concurrent callers ...",
+        args.tasks, args.count, args.callers
+    );
+    let peak = Arc::new(Peak::default());
+    let sampler = tokio::spawn(sample_memory(peak.clone(), server.clone(), agents.pid()));
+    let started = Instant::now();
+    let submitted = submit(&client, &args).await?;
+    let submit_elapsed = started.elapsed();
+    println!(
+        "submitted {} tasks in {:.2} s ({} RunTask calls, {} placement failures, {} refused calls)",
+        submitted.placed,
+        submit_elapsed.as_secs_f64(),
+        submitted.latencies_us.len(),
+        submitted.failures,
+        submitted.refused
+    );
+    wait_running(&client, submitted.placed).await?;
+    let elapsed = started.elapsed();
+    sampler.abort();
+    let (server_rss, agents_rss) = peak.read().await;
+
+    let figures = Figures {
+        tasks: submitted.placed,
+        elapsed,
+        submit_elapsed,
+        registration,
+        p50: percentile_ms(&submitted.latencies_us, 50.0),
+        p99: percentile_ms(&submitted.latencies_us, 99.0),
+        server_rss,
+        agents_rss,
+    };
+    figures.print(&args);
+    if submitted.placed < args.tasks {
+        bail!("only {} of {} tasks were placed", submitted.placed, args.tasks);
+    }
+    drop(agents);
+    Ok(())
+}
+
+/// What the RunTask callers did.
+struct Submitted {
+    placed: usize,
+    failures: usize,
+    refused: usize,
+    /// Each RunTask's latency, sorted, in microseconds.
+    latencies_us: Vec<u64>,
+}
+
+/// The part of a RunTask answer the callers look at (the rest is skipped, not decoded).
+#[derive(Deserialize)]
+struct RunTaskAnswer {
+    #[serde(default)]
+    tasks: Vec<IgnoredAny>,
+    #[serde(default)]
+    failures: Vec<IgnoredAny>,
+}
+
+/// Submits every task through RunTask from `callers` concurrent callers, each sending its next
+/// call as soon as the last is answered.
+async fn submit(client: &EcsClient, args: &ClusterArgs) -> anyhow::Result<Submitted> {
+    let calls = args.tasks.div_ceil(args.count);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut callers = tokio::task::JoinSet::new();
+    for _ in 0..args.callers {
+        let (client, next, count, tasks) = (client.clone(), next.clone(), args.count, args.tasks);
+        callers.spawn(async move {
+            let mut mine = Submitted { placed: 0, failures: 0, refused: 0, latencies_us: Vec::new() };
+            loop {
+                let call = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if call >= calls {
+                    return mine;
+                }
+                let n = count.min(tasks - call * count);
+                let request = json!({"cluster": CLUSTER, "taskDefinition": FAMILY, "count": n});
+                let sent = Instant::now();
+                let answer: Result<RunTaskAnswer, _> = client.call("RunTask", &request).await;
+                mine.latencies_us.push(sent.elapsed().as_micros() as u64);
+                match answer {
+                    Ok(answer) => {
+                        mine.placed += answer.tasks.len();
+                        mine.failures += answer.failures.len();
+                    }
+                    Err(err) => {
+                        if mine.refused == 0 {
+                            tracing::warn!(%err, "RunTask refused");
+                        }
+                        mine.refused += 1;
+                    }
+                }
+            }
+        });
+    }
+    let mut all = Submitted { placed: 0, failures: 0, refused: 0, latencies_us: Vec::with_capacity(calls) };
+    while let Some(mine) = callers.join_next().await {
+        let mine = mine.context("a RunTask caller failed")?;
+        all.placed += mine.placed;
+        all.failures += mine.failures;
+        all.refused += mine.refused;
+        all.latencies_us.extend(mine.latencies_us);
+    }
+    all.latencies_us.sort_unstable();
+    Ok(all)
+}
+
+/// Waits until DescribeClusters counts `expected` RUNNING tasks; fails if the count stops
+/// moving for [`STALL_LIMIT`].
+async fn wait_running(client: &EcsClient, expected: usize) -> anyhow::Result<()> {
+    let (mut last, mut moved) = (0, Instant::now());
+    loop {
+        let described = call(client, "DescribeClusters", json!({"clusters": [CLUSTER]})).await?;
+        let running = described["clusters"][0]["runningTasksCount"].as_u64().unwrap_or(0) as usize;
+        if running >= expected {
+            return Ok(());
+        }
+        if running != last {
+            (last, moved) = (running, Instant::now());
+        } else if moved.elapsed() > STALL_LIMIT {
+            bail!("{running} of {expected} tasks RUNNING, and no more for {} s", STALL_LIMIT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The highest resident memory seen of the server and of the agents' process, in MiB.
+#[derive(Default)]
+struct Peak {
+    rss: Mutex<(f64, f64)>,
+}
+
+impl Peak {
+    async fn read(&self) -> (f64, f64) {
+        *self.rss.lock().await
+    }
+}
+
+async fn sample_memory(peak: Arc<Peak>, server: Arc<ServerProcess>, agents: Option<u32>) {
+    loop {
+        let server_rss = server.rss_mib().unwrap_or(0.0);
+        let agents_rss = agents.and_then(rss_mib).unwrap_or(0.0);
+        {
+            let mut rss = peak.rss.lock().await;
+            rss.0 = rss.0.max(server_rss);
+            rss.1 = rss.1.max(agents_rss);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The `berth agent --simulate` child process, killed when dropped.
+struct Agents {
+    child: tokio::process::Child,
+    _data_dir: tempfile::TempDir,
+}
+
+impl Agents {
+    /// Starts the simulated instances and waits for the line saying all are connected.
+    async fn start(endpoint: &str, instances: usize) -> anyhow::Result<Agents> {
+        let data_dir = tempfile::Builder::new().prefix("berth-bench-agents-").tempdir()?;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["agent", "--server", endpoint, "--cluster", CLUSTER, "--data-dir"])
+            .arg(data_dir.path())
+            .args(["--simulate", &instances.to_string(), "--availability-zones", "zone-a,zone-b,zone-c"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("failed to start berth agent --simulate")?;
+        let stdout = child.stdout.take().context("no stdout from berth agent")?;
+        let mut line = String::new();
+        tokio::io::BufReader::new(stdout).read_line(&mut line).await?;
+        if !line.contains("connected") {
+            bail!("berth agent --simulate did not connect its instances: {}", line.trim());
+        }
+        Ok(Agents { child, _data_dir: data_dir })
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}
+
+/// What the run measured.
+struct Figures {
+    tasks: usize,
+    elapsed: Duration,
+    submit_elapsed: Duration,
+    registration: Duration,
+    p50: f64,
+    p99: f64,
+    server_rss: f64,
+    agents_rss: f64,
+}
+
+impl Figures {
+    fn print(&self, args: &ClusterArgs) {
+        let per_sec = self.tasks as f64 / self.elapsed.as_secs_f64();
+        let submit_per_sec = self.tasks as f64 / self.submit_elapsed.as_secs_f64();
+        println!(
+            "{} tasks RUNNING on {} instances in {:.2} s = {per_sec:.0} tasks/s (RunTask alone: {submit_per_sec:.0} tasks/s)",
+            self.tasks,
+            args.instances,
+            self.elapsed.as_secs_f64()
+        );
+        println!("RunTask latency: p50 {:.1} ms, p99 {:.1} ms", self.p50, self.p99);
+        println!("peak RSS: server {:.0} MiB, agents {:.0} MiB", self.server_rss, self.agents_rss);
+        if args.json {
+            let round = |v: f64| (v * 10.0).round() / 10.0;
+            println!(
+                "{}",
+                json!({
+                    "instances": args.instances,
+                    "tasks": self.tasks,
+                    "tasks_per_call": args.count,
+                    "callers": args.callers,
+                    "tasks_per_sec": per_sec.round(),
+                    "submit_tasks_per_sec": submit_per_sec.round(),
+                    "api_p50_ms": round(self.p50),
+                    "api_p99_ms": round(self.p99),
+                    "server_rss_mib": round(self.server_rss),
+                    "agents_rss_mib": round(self.agents_rss),
+                    "registration_sec": round(self.registration.as_secs_f64()),
+                })
+            );
+        }
+    }
+}
+
+fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
+    if sorted_us.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted_us.len() - 1) as f64).round() as usize;
+    sorted_us[rank.min(sorted_us.len() - 1)] as f64 / 1000.0
+}
+
+async fn call(client: &EcsClient, operation: &str, body: Value) -> anyhow::Result<Value> {
+    client.call(operation, &body).await.with_context(|| format!("{operation} failed"))
+}
