@@ -376,10 +376,13 @@ class Checker:
                 with open(os.path.join(ROOT, token[len("file://"):]), encoding="utf-8") as f:
                     source = json.load(f)
         expect(source is not None, "register-task-definition should read --cli-input-json file://...")
-        want_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{source['family']}:1"
+        # Registering a file again makes the family's next revision (the service part does).
+        revisions = self.__dict__.setdefault("revisions", {})
+        revision = revisions[source["family"]] = revisions.get(source["family"], 0) + 1
+        want_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{source['family']}:{revision}"
         expect(td["taskDefinitionArn"] == want_arn, f"taskDefinitionArn is {td['taskDefinitionArn']}, want {want_arn}")
-        expect(td["family"] == source["family"] and td["revision"] == 1,
-               f"registered {td['family']}:{td['revision']}, want {source['family']}:1")
+        expect(td["family"] == source["family"] and td["revision"] == revision,
+               f"registered {td['family']}:{td['revision']}, want {source['family']}:{revision}")
         expect(td["status"] == "ACTIVE", f"new task definition is {td['status']}")
         expect(td.get("networkMode") == source.get("networkMode"), f"networkMode is {td.get('networkMode')}")
         want_names = [c["name"] for c in source["containerDefinitions"]]

@@ -86,6 +86,7 @@ impl Agent {
         let metadata = start_metadata(&config, stats).await?;
         let settings = EngineSettings {
             cluster: config.cluster.clone(),
+            container_instance_arn: instance_arn.clone(),
             pull_behavior: config.pull_behavior,
             task_cleanup_wait: config.task_cleanup_wait,
             container_stop_timeout: config.container_stop_timeout,

@@ -53,6 +53,26 @@ impl Scope {
         self.arn(&format!("task/{cluster}/{id}"))
     }
 
+    /// The ARN of a service (`service/CLUSTER/NAME`, ECS's long format).
+    pub fn service_arn(&self, cluster: &str, name: &str) -> String {
+        self.arn(&format!("service/{cluster}/{name}"))
+    }
+
+    /// The ARN of one deployment of a service, as the service deployment history names it.
+    pub fn service_deployment_arn(&self, cluster: &str, service: &str, id: &str) -> String {
+        self.arn(&format!("service-deployment/{cluster}/{service}/{id}"))
+    }
+
+    /// The ARN of one revision of a service's configuration.
+    pub fn service_revision_arn(&self, cluster: &str, service: &str, id: &str) -> String {
+        self.arn(&format!("service-revision/{cluster}/{service}/{id}"))
+    }
+
+    /// The ARN of a task set of a service.
+    pub fn task_set_arn(&self, cluster: &str, service: &str, id: &str) -> String {
+        self.arn(&format!("task-set/{cluster}/{service}/{id}"))
+    }
+
     /// The ARN of one container of a task.
     pub fn container_arn(&self, cluster: &str, task_id: &str, id: &str) -> String {
         self.arn(&format!("container/{cluster}/{task_id}/{id}"))

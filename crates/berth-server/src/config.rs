@@ -17,6 +17,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 /// How long stopped tasks stay describable by default: an hour, as ECS documents.
 pub const DEFAULT_TASK_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long an agent may stay disconnected before its instance is lost and its tasks stopped.
+pub const DEFAULT_AGENT_LOST_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How the control plane runs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -32,6 +35,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// How long stopped tasks stay describable (ECS keeps them at least an hour).
     pub task_retention: std::time::Duration,
+    /// How long an agent may stay disconnected before its instance counts as lost: its tasks
+    /// are then stopped so that services replace them (see [`crate::lost_agents`]).
+    pub agent_lost_after: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +49,7 @@ impl Default for ServerConfig {
             account_id: DEFAULT_ACCOUNT.to_string(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             task_retention: DEFAULT_TASK_RETENTION,
+            agent_lost_after: DEFAULT_AGENT_LOST_AFTER,
         }
     }
 }

@@ -90,12 +90,21 @@ pub async fn start_with_store(
     let (stop, stopped) = oneshot::channel::<()>();
     let state = AppState { store, config: Arc::new(config), connections: Default::default() };
     let sweeper = tokio::spawn(sweep_periodically(state.store.clone(), state.config.task_retention));
+    let lost_agents = tokio::spawn(crate::lost_agents::run(
+        state.store.clone(),
+        state.config.agent_lost_after,
+        crate::context::now(),
+    ));
+    // The service controller: keeps services' tasks in line with their deployments.
+    let controller = crate::controller::spawn(state.store.clone());
     let task = tokio::spawn(async move {
         let served = serve(listener, state, async move {
             let _ = stopped.await;
         })
         .await;
         sweeper.abort();
+        controller.abort();
+        lost_agents.abort();
         served
     });
     tracing::info!(%addr, "control plane listening");

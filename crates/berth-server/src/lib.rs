@@ -11,8 +11,10 @@
 pub mod agents;
 pub mod config;
 pub mod context;
+pub mod controller;
 pub mod http;
 pub mod launch;
+pub mod lost_agents;
 pub mod ops;
 pub mod retention;
 pub mod state;

@@ -37,6 +37,14 @@ async fn context() -> (Ctx, Arc<dyn Store>) {
     let definition =
         br#"{"family":"web","containerDefinitions":[{"name":"app","image":"busybox","memory":64}]}"#;
     ops::dispatch(ctx.clone(), "RegisterTaskDefinition", definition).await.expect("task definition");
+    // Services to act on: `web` (rolling deployments) and `ext` (EXTERNAL, with a task set).
+    let web = br#"{"serviceName":"web","taskDefinition":"web","desiredCount":1}"#;
+    ops::dispatch(ctx.clone(), "CreateService", web).await.expect("service");
+    let ext = br#"{"serviceName":"ext","desiredCount":2,"deploymentController":{"type":"EXTERNAL"}}"#;
+    ops::dispatch(ctx.clone(), "CreateService", ext).await.expect("external service");
+    ops::dispatch(ctx.clone(), "CreateTaskSet", br#"{"service":"ext","taskDefinition":"web"}"#)
+        .await
+        .expect("task set");
     (ctx, store)
 }
 
@@ -72,6 +80,10 @@ fn interesting_string() -> BoxedStrategy<Value> {
         Just("FARGATE".to_string()),
         Just("arn:aws:ecs:us-east-1:000000000000:cluster/default".to_string()),
         Just("arn:aws:ecs:us-east-1:000000000000:task-definition/web:1".to_string()),
+        Just("ext".to_string()),
+        Just("arn:aws:ecs:us-east-1:000000000000:service/default/web".to_string()),
+        Just("arn:aws:ecs:us-east-1:000000000000:service-deployment/default/web/x".to_string()),
+        Just("ecs-svc/1234567890123456789".to_string()),
         Just("arn:aws:ecs:eu-west-1:000000000000:cluster/default".to_string()),
         Just("arn:aws:iam::000000000000:root".to_string()),
         Just("1 vCPU".to_string()),

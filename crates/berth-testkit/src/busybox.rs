@@ -52,26 +52,36 @@ async fn is_current(docker: &Docker) -> bool {
 
 /// Imports the root filesystem as the image (`docker import` with `--change`s).
 async fn import(docker: &Docker, tar: Vec<u8>) {
-    let (repo, tag) = BUSYBOX_IMAGE.split_once(':').expect("the image name has a tag");
+    import_as(docker, BUSYBOX_IMAGE, tar, vec![format!("LABEL {VERSION_LABEL}={CONTENT_VERSION}")]).await;
+}
+
+/// Imports a root filesystem as image `name` (`repo:tag`), its command `sh`, with `changes`
+/// (Dockerfile instructions) on top.
+pub(crate) async fn import_as(docker: &Docker, name: &str, tar: Vec<u8>, changes: Vec<String>) {
+    let (repo, tag) = name.split_once(':').expect("the image name has a tag");
     let options = CreateImageOptionsBuilder::new()
         .from_src("-")
         .repo(repo)
         .tag(tag)
-        .changes(vec![
-            r#"CMD ["sh"]"#.to_string(),
-            "ENV PATH=/bin".to_string(),
-            format!("LABEL {VERSION_LABEL}={CONTENT_VERSION}"),
-        ])
+        .changes([vec![r#"CMD ["sh"]"#.to_string(), "ENV PATH=/bin".to_string()], changes].concat())
         .build();
     let body = bollard::body_full(tar.into());
     let result: Result<Vec<_>, _> = docker.create_image(Some(options), Some(body), None).try_collect().await;
     if let Err(error) = result {
-        panic!("importing {BUSYBOX_IMAGE} into the Docker Engine failed: {error}");
+        panic!("importing {name} into the Docker Engine failed: {error}");
     }
 }
 
 /// The image's root filesystem as an uncompressed tar.
 fn rootfs_tar() -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    append_rootfs(&mut tar);
+    tar.into_inner().expect("writing a tar into memory cannot fail")
+}
+
+/// Appends the busybox root filesystem (what [`busybox_image`] holds) to `tar`; other images
+/// build on it.
+pub(crate) fn append_rootfs(tar: &mut tar::Builder<Vec<u8>>) {
     let busybox = std::fs::read(BUSYBOX).unwrap_or_else(|_| {
         panic!("the test image needs {BUSYBOX} from Debian's busybox-static: apt-get install busybox-static")
     });
@@ -80,20 +90,18 @@ fn rootfs_tar() -> Vec<u8> {
             "{BUSYBOX} is dynamically linked; the test image needs the static one: apt-get install busybox-static"
         );
     }
-    let mut tar = tar::Builder::new(Vec::new());
     for (dir, mode) in [("bin", 0o755), ("etc", 0o755), ("root", 0o700), ("tmp", 0o1777), ("www", 0o755)] {
-        append(&mut tar, tar::EntryType::Directory, dir, mode, b"", None);
+        append(tar, tar::EntryType::Directory, dir, mode, b"", None);
     }
-    append(&mut tar, tar::EntryType::Regular, "bin/busybox", 0o755, &busybox, None);
+    append(tar, tar::EntryType::Regular, "bin/busybox", 0o755, &busybox, None);
     for applet in applets() {
         let path = format!("bin/{applet}");
-        append(&mut tar, tar::EntryType::Symlink, &path, 0o777, b"", Some("busybox"));
+        append(tar, tar::EntryType::Symlink, &path, 0o777, b"", Some("busybox"));
     }
     let passwd = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n";
-    append(&mut tar, tar::EntryType::Regular, "etc/passwd", 0o644, passwd, None);
-    append(&mut tar, tar::EntryType::Regular, "etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n", None);
-    append(&mut tar, tar::EntryType::Regular, "www/index.html", 0o644, b"hello from berth-test\n", None);
-    tar.into_inner().expect("writing a tar into memory cannot fail")
+    append(tar, tar::EntryType::Regular, "etc/passwd", 0o644, passwd, None);
+    append(tar, tar::EntryType::Regular, "etc/group", 0o644, b"root:x:0:\nnogroup:x:65534:\n", None);
+    append(tar, tar::EntryType::Regular, "www/index.html", 0o644, b"hello from berth-test\n", None);
 }
 
 /// Every applet the host's busybox offers (`busybox --list`), as file names.
@@ -110,7 +118,8 @@ fn applets() -> Vec<String> {
         .collect()
 }
 
-fn append(
+/// Appends one entry (a directory, a file, or a symlink to `link`).
+pub(crate) fn append(
     tar: &mut tar::Builder<Vec<u8>>,
     kind: tar::EntryType,
     path: &str,
@@ -150,7 +159,7 @@ fn is_dynamically_linked(elf: &[u8]) -> bool {
 
 /// Takes an exclusive lock on a file in the temporary directory, released when the returned
 /// file is dropped. Taken on a blocking thread: waiting must not stall the caller's runtime.
-async fn lock_file(name: &str) -> std::fs::File {
+pub(crate) async fn lock_file(name: &str) -> std::fs::File {
     let path = std::env::temp_dir().join(format!("berth-testkit-{name}.lock"));
     tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new()

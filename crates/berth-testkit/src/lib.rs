@@ -7,6 +7,7 @@
 
 mod busybox;
 mod docker;
+pub mod hosts;
 mod net;
 mod registry;
 

@@ -32,6 +32,9 @@ use crate::runtime::{ContainerEvent, ManagedContainer, PullBehavior, RegistryAut
 pub struct EngineSettings {
     /// The cluster's name (containers of other clusters are left alone).
     pub cluster: String,
+    /// The ARN of this agent's container instance: its containers carry it
+    /// ([`labels::CONTAINER_INSTANCE`]), and containers of other instances are left alone.
+    pub container_instance_arn: String,
     /// How images are pulled.
     pub pull_behavior: PullBehavior,
     /// How long a stopped task's containers are kept.
@@ -86,7 +89,7 @@ impl Engine {
             .map_err(|err| anyhow::anyhow!("cannot list the containers already on this host: {err}"))?;
         let mut adopted: HashMap<String, Vec<ManagedContainer>> = HashMap::new();
         for container in existing {
-            if container.labels.get(labels::CLUSTER) != Some(&settings.cluster) {
+            if !belongs_here(&container, &settings) {
                 continue;
             }
             if let Some(task_arn) = container.labels.get(labels::TASK_ARN).cloned() {
@@ -252,6 +255,17 @@ async fn route_events(shared: std::sync::Weak<Shared>) {
     }
 }
 
+/// Whether a container found on the host is this agent's to adopt or clean up: of its cluster,
+/// and of its instance. A container without the instance label was made by an agent from before
+/// the label, which had the Docker Engine to itself: it is adopted, as it was then.
+fn belongs_here(container: &ManagedContainer, settings: &EngineSettings) -> bool {
+    container.labels.get(labels::CLUSTER) == Some(&settings.cluster)
+        && container
+            .labels
+            .get(labels::CONTAINER_INSTANCE)
+            .is_none_or(|instance| *instance == settings.container_instance_arn)
+}
+
 /// A report of a task known only from the containers found on the host.
 fn adopted_report(task_arn: &str, containers: &[ManagedContainer]) -> TaskReport {
     let running = containers.iter().any(|c| c.state.running);
@@ -280,5 +294,46 @@ fn adopted_report(task_arn: &str, containers: &[ManagedContainer]) -> TaskReport
             })
             .collect(),
         ..TaskReport::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> EngineSettings {
+        EngineSettings {
+            cluster: "prod".into(),
+            container_instance_arn: "arn:aws:ecs:us-east-1:000000000000:container-instance/prod/a".into(),
+            pull_behavior: PullBehavior::default(),
+            task_cleanup_wait: Duration::from_secs(1),
+            container_stop_timeout: Duration::from_secs(1),
+            registry_credentials: BTreeMap::new(),
+        }
+    }
+
+    fn container(cluster: &str, instance: Option<&str>) -> ManagedContainer {
+        let mut labels = BTreeMap::from([
+            (labels::CLUSTER.to_string(), cluster.to_string()),
+            (labels::TASK_ARN.to_string(), "arn:aws:ecs:us-east-1:000000000000:task/prod/t".to_string()),
+        ]);
+        if let Some(instance) = instance {
+            labels.insert(labels::CONTAINER_INSTANCE.to_string(), instance.to_string());
+        }
+        ManagedContainer { id: "x".into(), labels, state: Default::default() }
+    }
+
+    #[test]
+    fn only_this_instances_containers_are_adopted() {
+        let settings = settings();
+        let mine = settings.container_instance_arn.clone();
+        assert!(belongs_here(&container("prod", Some(&mine)), &settings));
+        assert!(!belongs_here(
+            &container("prod", Some("arn:aws:ecs:us-east-1:000000000000:container-instance/prod/b")),
+            &settings
+        ));
+        assert!(!belongs_here(&container("staging", Some(&mine)), &settings));
+        // Made before the instance label existed, by the agent that had the engine alone.
+        assert!(belongs_here(&container("prod", None), &settings));
     }
 }

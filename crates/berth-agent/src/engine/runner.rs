@@ -479,6 +479,11 @@ impl Runner {
             .docker_labels
             .get_or_insert_with(Default::default)
             .insert(METADATA_TOKEN_LABEL.to_string(), slot.token.clone());
+        // Over any label of the same name the definition sets: adoption relies on it.
+        container.docker_labels.get_or_insert_with(Default::default).insert(
+            crate::runtime::labels::CONTAINER_INSTANCE.to_string(),
+            self.shared().settings.container_instance_arn.clone(),
+        );
         let siblings =
             self.slots.iter().filter_map(|s| Some((s.name.clone(), s.runtime_id.clone()?))).collect();
         ContainerRequest {

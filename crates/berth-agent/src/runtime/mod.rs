@@ -25,6 +25,10 @@ pub mod labels {
     pub const FAMILY: &str = "com.amazonaws.ecs.task-definition-family";
     /// The task definition revision.
     pub const VERSION: &str = "com.amazonaws.ecs.task-definition-version";
+    /// The ARN of the container instance whose agent made the container. Several agents may
+    /// share one Docker Engine (hosts simulated as containers, or a test machine); each adopts
+    /// and cleans up only its own instance's containers.
+    pub const CONTAINER_INSTANCE: &str = "com.berth.container-instance";
 }
 
 /// How an agent pulls images (ECS_IMAGE_PULL_BEHAVIOR).

@@ -11,8 +11,11 @@ pub mod attributes;
 pub mod capacity_providers;
 pub mod clusters;
 pub mod container_instances;
+pub mod service_deployments;
+pub mod services;
 pub mod tags;
 pub mod task_definitions;
+pub mod task_sets;
 pub mod tasks;
 
 use std::future::Future;
@@ -66,6 +69,20 @@ pub async fn dispatch(ctx: Ctx, operation: &str, body: &[u8]) -> Result<Vec<u8>,
         "ListTasks" => call(ctx, body, tasks::list::handle).await,
         "SubmitTaskStateChange" => call(ctx, body, tasks::submit_task_state_change::handle).await,
         "SubmitContainerStateChange" => call(ctx, body, tasks::submit_container_state_change::handle).await,
+        "CreateService" => call(ctx, body, services::create::handle).await,
+        "UpdateService" => call(ctx, body, services::update::handle).await,
+        "DeleteService" => call(ctx, body, services::delete::handle).await,
+        "DescribeServices" => call(ctx, body, services::describe::handle).await,
+        "ListServices" => call(ctx, body, services::list::handle).await,
+        "ListServiceDeployments" => call(ctx, body, service_deployments::list::handle).await,
+        "DescribeServiceDeployments" => call(ctx, body, service_deployments::describe::handle).await,
+        "DescribeServiceRevisions" => call(ctx, body, service_deployments::describe_revisions::handle).await,
+        "StopServiceDeployment" => call(ctx, body, service_deployments::stop::handle).await,
+        "CreateTaskSet" => call(ctx, body, task_sets::create::handle).await,
+        "UpdateTaskSet" => call(ctx, body, task_sets::update::handle).await,
+        "DeleteTaskSet" => call(ctx, body, task_sets::delete::handle).await,
+        "DescribeTaskSets" => call(ctx, body, task_sets::describe::handle).await,
+        "UpdateServicePrimaryTaskSet" => call(ctx, body, task_sets::update_primary::handle).await,
         other => Err(not_served(other)),
     }
 }

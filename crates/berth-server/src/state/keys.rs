@@ -63,6 +63,41 @@ pub fn services(scope: &Scope, cluster: &str) -> String {
     format!("{}service/{cluster}/", base(scope))
 }
 
+/// One service. Service and cluster names hold no `/`, so the prefixes below cannot overlap.
+pub fn service(scope: &Scope, cluster: &str, name: &str) -> String {
+    format!("{}{name}", services(scope, cluster))
+}
+
+/// The prefix of the deployment history (`ServiceDeployment` records) of one service.
+pub fn service_deployments(scope: &Scope, cluster: &str, service: &str) -> String {
+    format!("{}service-deployment/{cluster}/{service}/", base(scope))
+}
+
+/// One `ServiceDeployment` record, by the id ending its ARN.
+pub fn service_deployment(scope: &Scope, cluster: &str, service: &str, id: &str) -> String {
+    format!("{}{id}", service_deployments(scope, cluster, service))
+}
+
+/// The prefix of the configuration revisions (`ServiceRevision` records) of one service.
+pub fn service_revisions(scope: &Scope, cluster: &str, service: &str) -> String {
+    format!("{}service-revision/{cluster}/{service}/", base(scope))
+}
+
+/// One `ServiceRevision` record, by the id ending its ARN.
+pub fn service_revision(scope: &Scope, cluster: &str, service: &str, id: &str) -> String {
+    format!("{}{id}", service_revisions(scope, cluster, service))
+}
+
+/// The prefix of the task sets of one service.
+pub fn task_sets(scope: &Scope, cluster: &str, service: &str) -> String {
+    format!("{}task-set/{cluster}/{service}/", base(scope))
+}
+
+/// One task set, by its id.
+pub fn task_set(scope: &Scope, cluster: &str, service: &str, id: &str) -> String {
+    format!("{}{id}", task_sets(scope, cluster, service))
+}
+
 /// The prefix of every task definition family record.
 pub fn families(scope: &Scope) -> String {
     format!("{}taskdef-family/", base(scope))

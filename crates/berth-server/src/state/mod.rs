@@ -9,6 +9,7 @@ pub mod container_instances;
 pub mod keys;
 pub mod partitions;
 pub mod records;
+pub mod services;
 pub mod task_definitions;
 pub mod task_placement;
 pub mod tasks;

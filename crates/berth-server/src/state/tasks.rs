@@ -204,6 +204,14 @@ pub async fn apply_report(
         let before = task.clone();
         merge_report(&mut task, report, now());
         if task == before {
+            if report.status == "STOPPED" && task.task.last_status.as_deref() == Some("STOPPED") {
+                // Stopped without its agent (its instance was lost): the agent's own STOPPED
+                // report is what takes the task off the instance's index.
+                let index_key = keys::instance_task(scope, cluster, instance_id, task.id());
+                if records::get::<serde_json::Value>(store, &index_key).await?.is_some() {
+                    commit(store, Txn::new().then(Op::delete(&index_key))).await?;
+                }
+            }
             return Ok(ReportOutcome::Applied(Box::new(task)));
         }
         let mut txn = Txn::new().when(Compare::unchanged(&task_key, task_revision));

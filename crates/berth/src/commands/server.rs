@@ -1,8 +1,9 @@
 //! `berth server`: the control plane.
 //!
 //! Every setting comes from, in order of precedence: its flag, its environment variable
-//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`), the TOML file named by
-//! `--config` (`BERTH_CONFIG`), and the built-in default.
+//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`, `BERTH_TASK_RETENTION`,
+//! `BERTH_AGENT_LOST_AFTER`), the TOML file named by `--config` (`BERTH_CONFIG`), and the
+//! built-in default.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,7 +30,12 @@ pub struct ServerArgs {
     /// How long stopped tasks stay describable, e.g. 1h or 30m [default: 1h].
     #[arg(long, env = "BERTH_TASK_RETENTION", value_parser = super::duration::parse)]
     task_retention: Option<std::time::Duration>,
-    /// A TOML file with any of: listen, data_dir, region, account_id, task_retention.
+    /// How long an agent may stay disconnected before its instance is lost and its tasks are
+    /// stopped (services replace them elsewhere), e.g. 60s or 5m [default: 60s].
+    #[arg(long, env = "BERTH_AGENT_LOST_AFTER", value_parser = super::duration::parse)]
+    agent_lost_after: Option<std::time::Duration>,
+    /// A TOML file with any of: listen, data_dir, region, account_id, task_retention,
+    /// agent_lost_after.
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -43,6 +49,7 @@ struct FileConfig {
     region: Option<String>,
     account_id: Option<String>,
     task_retention: Option<String>,
+    agent_lost_after: Option<String>,
 }
 
 /// Resolves the settings from flags, environment, file and defaults.
@@ -63,13 +70,22 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
         region: args.region.or(file.region).unwrap_or(defaults.region),
         account_id: args.account_id.or(file.account_id).unwrap_or(defaults.account_id),
         max_body_bytes: defaults.max_body_bytes,
-        task_retention: match (args.task_retention, file.task_retention) {
-            (Some(flag), _) => flag,
-            (None, Some(text)) => super::duration::parse(&text)
-                .map_err(|err| anyhow::anyhow!("task_retention in the config file: {err}"))?,
-            (None, None) => defaults.task_retention,
-        },
+        task_retention: duration_setting(
+            "task_retention",
+            args.task_retention,
+            file.task_retention,
+            defaults.task_retention,
+        )?,
+        agent_lost_after: duration_setting(
+            "agent_lost_after",
+            args.agent_lost_after,
+            file.agent_lost_after,
+            defaults.agent_lost_after,
+        )?,
     };
+    if config.agent_lost_after.is_zero() {
+        bail!("agent_lost_after must be longer than zero: an agent needs a moment to reconnect");
+    }
     if config.account_id.len() != 12 || !config.account_id.bytes().all(|b| b.is_ascii_digit()) {
         bail!("account id must be 12 digits, got '{}'", config.account_id);
     }
@@ -79,6 +95,22 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
         bail!("region must be lowercase letters, digits and dashes, got '{}'", config.region);
     }
     Ok(config)
+}
+
+/// A duration from its flag (or environment variable), else the config file, else the default.
+fn duration_setting(
+    name: &str,
+    flag: Option<std::time::Duration>,
+    file: Option<String>,
+    default: std::time::Duration,
+) -> anyhow::Result<std::time::Duration> {
+    match (flag, file) {
+        (Some(flag), _) => Ok(flag),
+        (None, Some(text)) => {
+            super::duration::parse(&text).map_err(|err| anyhow::anyhow!("{name} in the config file: {err}"))
+        }
+        (None, None) => Ok(default),
+    }
 }
 
 /// Runs the control plane until Ctrl-C or SIGTERM.
@@ -93,4 +125,44 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.shutdown().await.context("server failed while shutting down")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn resolve_from(argv: &[&str]) -> anyhow::Result<ServerConfig> {
+        let cli = Cli::try_parse_from([&["berth-server"], argv].concat()).expect("flags parse");
+        resolve(cli.args)
+    }
+
+    #[test]
+    fn agent_lost_after_comes_from_the_flag_the_file_or_the_default() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "agent_lost_after = \"5m\"\n").expect("write config");
+        let file = file.display().to_string();
+
+        assert_eq!(resolve_from(&[]).expect("defaults").agent_lost_after, Duration::from_secs(60));
+        assert_eq!(
+            resolve_from(&["--config", &file]).expect("file").agent_lost_after,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            resolve_from(&["--config", &file, "--agent-lost-after", "3s"]).expect("flag").agent_lost_after,
+            Duration::from_secs(3)
+        );
+        let zero = resolve_from(&["--agent-lost-after", "0s"]).expect_err("zero is refused");
+        assert!(zero.to_string().contains("agent_lost_after"), "{zero}");
+    }
 }

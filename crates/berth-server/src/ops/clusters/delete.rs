@@ -8,6 +8,7 @@ use super::INACTIVE;
 use crate::Ctx;
 use crate::ops::{capacity_providers, required};
 use crate::state::records::{self, Record};
+use crate::state::services::{self, ServiceRecord};
 use crate::state::{container_instances, keys};
 
 /// How often DeleteCluster checks again when the cluster record keeps changing under it.
@@ -42,7 +43,14 @@ pub async fn handle(ctx: Ctx, input: DeleteClusterRequest) -> Result<DeleteClust
 
 async fn check_empty(ctx: &Ctx, name: &str) -> Result<(), EcsError> {
     let scope = &ctx.scope;
-    if records::any_under(&*ctx.store, &keys::services(scope, name)).await? {
+    // A deleted service stays describable INACTIVE for a while but no longer holds the cluster,
+    // as in ECS; a DRAINING one still has tasks to stop.
+    let (holding, _) =
+        records::filtered_page(&*ctx.store, &keys::services(scope, name), None, 1, |s: &ServiceRecord| {
+            s.status() != services::INACTIVE
+        })
+        .await?;
+    if !holding.is_empty() {
         return Err(EcsError::new(
             ErrorCode::ClusterContainsServicesException,
             "The Cluster cannot be deleted while Services are active.",

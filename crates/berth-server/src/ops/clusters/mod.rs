@@ -201,6 +201,7 @@ pub async fn view(ctx: &Ctx, mut cluster: Cluster, include: &[String]) -> Result
 struct Counts {
     instances: i32,
     services: i32,
+    draining_services: i32,
     running_tasks: i32,
     pending_tasks: i32,
 }
@@ -211,9 +212,9 @@ impl Counts {
         let instances =
             crate::state::container_instances::registered_count(&*ctx.store, scope, cluster).await?;
         let instances = i32::try_from(instances).unwrap_or(i32::MAX);
-        let services = count(ctx, &keys::services(scope, cluster)).await?;
+        let (services, draining_services) = service_counts(ctx, cluster).await?;
         let (running_tasks, pending_tasks) = task_counts(ctx, cluster).await?;
-        Ok(Counts { instances, services, running_tasks, pending_tasks })
+        Ok(Counts { instances, services, draining_services, running_tasks, pending_tasks })
     }
 
     fn statistics(&self) -> Vec<KeyValuePair> {
@@ -228,7 +229,7 @@ impl Counts {
             pair("pendingExternalTasksCount", 0),
             pair("activeEC2ServiceCount", self.services),
             pair("activeFargateServiceCount", 0),
-            pair("drainingEC2ServiceCount", 0),
+            pair("drainingEC2ServiceCount", self.draining_services),
             pair("drainingFargateServiceCount", 0),
         ]
     }
@@ -263,7 +264,30 @@ async fn task_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
     Ok((running, pending))
 }
 
-async fn count(ctx: &Ctx, prefix: &str) -> Result<i32, EcsError> {
-    let page = ctx.store.range(prefix, None, 0).await.map_err(crate::state::store_error)?;
-    Ok(i32::try_from(page.kvs.len()).unwrap_or(i32::MAX))
+/// The cluster's ACTIVE and DRAINING services, decoding only each service's status: INACTIVE
+/// services stay describable for a while but no longer count, as in ECS.
+async fn service_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        service: StatusFields,
+    }
+    #[derive(serde::Deserialize)]
+    struct StatusFields {
+        status: Option<String>,
+    }
+    let page = ctx
+        .store
+        .range(&keys::services(&ctx.scope, cluster), None, 0)
+        .await
+        .map_err(crate::state::store_error)?;
+    let (mut active, mut draining) = (0, 0);
+    for kv in page.kvs {
+        let Ok(status) = serde_json::from_slice::<Status>(&kv.value) else { continue };
+        match status.service.status.as_deref() {
+            Some("ACTIVE") => active += 1,
+            Some("DRAINING") => draining += 1,
+            _ => {}
+        }
+    }
+    Ok((active, draining))
 }

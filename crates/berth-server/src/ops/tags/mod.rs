@@ -7,7 +7,7 @@ pub mod list;
 pub mod tag;
 pub mod untag;
 
-use berth_api::model::{CapacityProvider, Cluster, Tag};
+use berth_api::model::{CapacityProvider, Cluster, Tag, TaskSet};
 use berth_api::{EcsError, arn::Arn};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::Ctx;
 use crate::state::keys;
 use crate::state::records;
+use crate::state::services::ServiceRecord;
 use crate::state::task_definitions::TaskDefinitionRecord;
 
 /// A resource that carries tags, located by its ARN.
@@ -25,6 +26,10 @@ pub enum Tagged {
     TaskDefinition(String),
     /// A capacity provider record.
     CapacityProvider(String),
+    /// A service record.
+    Service(String),
+    /// A task set record.
+    TaskSet(String),
 }
 
 impl Tagged {
@@ -50,7 +55,20 @@ impl Tagged {
             "capacity-provider" => {
                 Ok(Tagged::CapacityProvider(keys::capacity_provider(scope, &arn.resource_id)))
             }
-            "service" | "task" | "container-instance" | "task-set" => Err(not_found()),
+            "service" => {
+                // Only the long format (`service/CLUSTER/NAME`) says which cluster holds it.
+                let (cluster, name) = arn.resource_id.split_once('/').ok_or_else(not_found)?;
+                Ok(Tagged::Service(keys::service(scope, cluster, name)))
+            }
+            "task-set" => {
+                let mut parts = arn.resource_id.splitn(3, '/');
+                let (Some(cluster), Some(service), Some(id)) = (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(not_found());
+                };
+                Ok(Tagged::TaskSet(keys::task_set(scope, cluster, service, id)))
+            }
+            "task" | "container-instance" => Err(not_found()),
             other => {
                 Err(EcsError::invalid_parameter(format!("Resources of type '{other}' cannot be tagged.")))
             }
@@ -71,6 +89,14 @@ impl Tagged {
             }
             Tagged::CapacityProvider(key) => {
                 let record = records::get::<CapacityProvider>(&*ctx.store, key).await?;
+                Ok(record.ok_or_else(missing)?.value.tags.unwrap_or_default())
+            }
+            Tagged::Service(key) => {
+                let record = records::get::<ServiceRecord>(&*ctx.store, key).await?;
+                Ok(record.ok_or_else(missing)?.value.service.tags.unwrap_or_default())
+            }
+            Tagged::TaskSet(key) => {
+                let record = records::get::<TaskSet>(&*ctx.store, key).await?;
                 Ok(record.ok_or_else(missing)?.value.tags.unwrap_or_default())
             }
         }
@@ -101,6 +127,21 @@ impl Tagged {
             Tagged::CapacityProvider(key) => {
                 modify_record::<CapacityProvider>(ctx, key, |provider| {
                     provider.tags = Some(change(provider.tags.as_deref().unwrap_or_default())?);
+                    Ok(())
+                })
+                .await
+            }
+            Tagged::Service(key) => {
+                modify_record::<ServiceRecord>(ctx, key, |record| {
+                    let service = &mut record.service;
+                    service.tags = Some(change(service.tags.as_deref().unwrap_or_default())?);
+                    Ok(())
+                })
+                .await
+            }
+            Tagged::TaskSet(key) => {
+                modify_record::<TaskSet>(ctx, key, |set| {
+                    set.tags = Some(change(set.tags.as_deref().unwrap_or_default())?);
                     Ok(())
                 })
                 .await

@@ -49,24 +49,41 @@ pub async fn handle(ctx: Ctx, input: StopTaskRequest) -> Result<StopTaskResponse
     };
     let cluster = clusters::load_active(&ctx, input.cluster.as_deref()).await?.value;
     let cluster_name = cluster.cluster_name.unwrap_or_default();
+    let task = stop_task(&ctx, &cluster_name, reference, USER_INITIATED, &reason).await?;
+    Ok(StopTaskResponse { task: Some(task.task) })
+}
+
+/// The stop code of a task stopped through StopTask.
+pub const USER_INITIATED: &str = "UserInitiated";
+
+/// Stops one task of `cluster` (by id or ARN) with `stop_code` and `reason`, as StopTask does;
+/// the service controller stops its tasks through here too. Returns the task as it reads
+/// afterwards (as it was, when it is already stopped or an agent is already stopping it).
+pub async fn stop_task(
+    ctx: &Ctx,
+    cluster_name: &str,
+    reference: &str,
+    stop_code: &str,
+    reason: &str,
+) -> Result<TaskRecord, EcsError> {
     for _ in 0..MAX_ATTEMPTS {
-        let Record { value: task, revision } = find_task(&ctx, &cluster_name, reference).await?;
+        let Record { value: task, revision } = find_task(ctx, cluster_name, reference).await?;
         if task.task.last_status.as_deref() == Some("STOPPED") {
-            return Ok(StopTaskResponse { task: Some(task.task) });
+            return Ok(task);
         }
         let instance = match task.instance_id.as_deref() {
             Some(id) => {
-                records::get::<ContainerInstanceRecord>(&*ctx.store, &instance_key(&ctx, &task, id)).await?
+                records::get::<ContainerInstanceRecord>(&*ctx.store, &instance_key(ctx, &task, id)).await?
             }
             None => None,
         };
         let asked_before = task.task.desired_status.as_deref() == Some("STOPPED");
         if asked_before && agent_will_act(&task, instance.as_ref().map(|r| &r.value)) {
-            return Ok(StopTaskResponse { task: Some(task.task) });
+            return Ok(task);
         }
-        let (txn, stopped) = transaction(&ctx, task, revision, instance, &reason, now())?;
+        let (txn, stopped) = transaction(ctx, task, revision, instance, (stop_code, reason), now())?;
         if commit(&*ctx.store, txn).await?.is_some() {
-            return Ok(StopTaskResponse { task: Some(stopped.task) });
+            return Ok(stopped);
         }
     }
     Err(EcsError::server("The task kept changing while it was being stopped; try again."))
@@ -91,7 +108,7 @@ fn transaction(
     mut task: TaskRecord,
     revision: Revision,
     instance: Option<Record<ContainerInstanceRecord>>,
-    reason: &str,
+    (stop_code, reason): (&str, &str),
     at: f64,
 ) -> Result<(Txn, TaskRecord), EcsError> {
     let task_key = keys::task(&ctx.scope, &task.cluster, task.id());
@@ -101,7 +118,7 @@ fn transaction(
     if shape.desired_status.as_deref() != Some("STOPPED") {
         // A task asked to stop before keeps the code and reason of that first request.
         shape.desired_status = Some("STOPPED".to_string());
-        shape.stop_code = Some("UserInitiated".to_string());
+        shape.stop_code = Some(stop_code.to_string());
         shape.stopped_reason = Some(reason.to_string());
         shape.stopping_at = Some(at);
         // The API reference: stopping a task deletes its tags.

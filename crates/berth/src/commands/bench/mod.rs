@@ -5,6 +5,7 @@ mod cluster;
 mod load;
 mod placement;
 mod server_process;
+mod services;
 mod task_start;
 
 /// The benchmarks.
@@ -19,6 +20,8 @@ pub enum BenchCommand {
     Placement(placement::PlacementArgs),
     /// End to end at scale: a server, N simulated instances, tasks through RunTask until RUNNING.
     Cluster(cluster::ClusterArgs),
+    /// The service controller at scale: a service of N tasks to steady state, then a rollout.
+    Services(services::ServicesArgs),
 }
 
 /// Runs one benchmark.
@@ -28,5 +31,6 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::TaskStart(args) => task_start::run(args).await,
         BenchCommand::Placement(args) => placement::run(args).await,
         BenchCommand::Cluster(args) => cluster::run(args).await,
+        BenchCommand::Services(args) => services::run(args).await,
     }
 }
