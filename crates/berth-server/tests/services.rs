@@ -203,7 +203,7 @@ async fn bad_requests_are_refused_with_ecs_codes_and_write_nothing() {
     assert_refused!(server, "ClusterNotFoundException", base().cluster("nope").send());
     assert_refused!(server, "InvalidParameterException", base().service_name("bad name").send());
     assert_refused!(server, "InvalidParameterException", base().desired_count(-1).send());
-    assert_refused!(server, "LimitExceededException", base().desired_count(5001).send());
+    assert_refused!(server, "LimitExceededException", base().desired_count(10_001).send());
     assert_refused!(server, "InvalidParameterException", base().service_name("web").send());
     assert_refused!(server, "ClientException", base().task_definition("missing:1").send());
     assert_refused!(server, "UnsupportedFeatureException", base().launch_type(LaunchType::Fargate).send());
@@ -556,6 +556,9 @@ async fn deleting_drains_the_service_and_inactive_services_do_not_hold_the_clust
     assert!(
         server.client.list_services().cluster(CLUSTER).send().await.expect("list").service_arns().is_empty()
     );
+    // INACTIVE services no longer count as the cluster's services.
+    let cluster = ecs.describe_clusters().clusters(CLUSTER).send().await.expect("cluster");
+    assert_eq!(cluster.clusters()[0].active_services_count(), 0);
     // The name of an INACTIVE service may be reused, with a fresh history.
     let again = create(&server, "web", 0).await;
     assert_eq!(again.status(), Some("ACTIVE"));

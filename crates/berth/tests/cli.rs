@@ -162,7 +162,7 @@ fn the_protocol_as_a_bare_client_sees_it() {
     let (status, body) = request(server.port, Some("ListClusters"), r#"{"maxResults":"ten"}"#, "");
     assert!(status.contains("400") && body.contains("SerializationException"), "{status} {body}");
     // An operation of the model that is not served yet says so.
-    let (status, body) = request(server.port, Some("CreateService"), "{}", "");
+    let (status, body) = request(server.port, Some("ExecuteCommand"), "{}", "");
     assert!(status.contains("400") && body.contains("UnsupportedFeatureException"), "{status} {body}");
 }
 
