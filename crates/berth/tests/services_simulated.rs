@@ -413,3 +413,114 @@ async fn register_with_port(cluster: &SimCluster, family: &str, host_port: Optio
         .expect("task definition registers");
     output.task_definition().and_then(|d| d.task_definition_arn()).expect("an ARN").to_string()
 }
+
+/// Waits until the service's only task set satisfies `done`; panics with it after [`PATIENCE`].
+async fn wait_task_set(
+    cluster: &SimCluster,
+    service: &str,
+    done: impl Fn(&aws_sdk_ecs::types::TaskSet) -> bool,
+) -> aws_sdk_ecs::types::TaskSet {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let described = cluster
+            .client
+            .describe_task_sets()
+            .cluster(&cluster.name)
+            .service(service)
+            .send()
+            .await
+            .expect("DescribeTaskSets answers");
+        let set = described.task_sets().first().cloned().expect("one task set");
+        if done(&set) {
+            return set;
+        }
+        if Instant::now() > deadline {
+            panic!("the task set did not get there: {set:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_service_runs_what_its_task_sets_scale_to_and_stops_a_deleted_sets_tasks() {
+    use aws_sdk_ecs::types::{DeploymentController, DeploymentControllerType, Scale, ScaleUnit};
+    let mut cluster = SimCluster::start("external").await;
+    cluster.add_instances(&["zone-a", "zone-b"], 4096).await;
+    let definition = cluster.register("web", 128).await;
+    cluster
+        .client
+        .create_service()
+        .cluster(&cluster.name)
+        .service_name("web")
+        .desired_count(4)
+        .deployment_controller(
+            DeploymentController::builder()
+                .r#type(DeploymentControllerType::External)
+                .build()
+                .expect("controller"),
+        )
+        .send()
+        .await
+        .expect("CreateService answers");
+    let half = Scale::builder().value(50.0).unit(ScaleUnit::Percent).build();
+    let created = cluster
+        .client
+        .create_task_set()
+        .cluster(&cluster.name)
+        .service("web")
+        .task_definition(&definition)
+        .scale(half)
+        .send()
+        .await
+        .expect("CreateTaskSet answers")
+        .task_set
+        .expect("the task set");
+    let id = created.id().expect("an id").to_string();
+    let wanted = created.computed_desired_count();
+    assert_eq!(wanted, 2, "half of 4");
+    let set = wait_task_set(&cluster, "web", |s| s.running_count() == wanted && s.pending_count() == 0).await;
+    assert_eq!(set.stability_status().map(|s| s.as_str()), Some("STEADY_STATE"));
+    let tasks = tasks_of(&cluster, "web").await;
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t.started_by() == Some(id.as_str())), "{tasks:#?}");
+
+    let full = Scale::builder().value(100.0).unit(ScaleUnit::Percent).build();
+    cluster
+        .client
+        .update_task_set()
+        .cluster(&cluster.name)
+        .service("web")
+        .task_set(&id)
+        .scale(full)
+        .send()
+        .await
+        .expect("UpdateTaskSet answers");
+    wait_task_set(&cluster, "web", |s| s.running_count() == 4 && s.pending_count() == 0).await;
+
+    cluster
+        .client
+        .delete_task_set()
+        .cluster(&cluster.name)
+        .service("web")
+        .task_set(&id)
+        .force(true)
+        .send()
+        .await
+        .expect("DeleteTaskSet answers");
+    let deadline = Instant::now() + PATIENCE;
+    while !tasks_of(&cluster, "web").await.is_empty() {
+        assert!(Instant::now() < deadline, "the deleted task set's tasks kept running");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    cluster
+        .client
+        .delete_service()
+        .cluster(&cluster.name)
+        .service("web")
+        .force(true)
+        .send()
+        .await
+        .expect("deleted");
+    wait_service(&cluster, "web", |s| s.status() == Some("INACTIVE")).await;
+    cluster.stop().await;
+}

@@ -15,6 +15,7 @@ mod launch;
 pub mod plan;
 mod reconcile;
 mod run;
+mod task_sets;
 mod views;
 mod write;
 

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use super::book::Bookkeeping;
 use super::launch::{self, Launched};
 use super::plan::{self, Input, Plan, Scheduling, Settings, StopReason, events};
+use super::task_sets;
 use super::views::{self, SCHEDULER_STOP_CODE, StoredTask};
 use super::write;
 use crate::Ctx;
@@ -93,6 +94,10 @@ async fn service(
     settings: Settings,
 ) -> Result<Option<f64>, EcsError> {
     let view = views::service_view(&record);
+    if task_sets::is_external(&record) {
+        task_sets::reconcile(ctx, &record, tasks).await?;
+        return Ok(None);
+    }
     let deployments = views::deployment_views(&record);
     if deployments.is_empty() {
         return Ok(None);
