@@ -99,8 +99,15 @@ async fn acknowledged_writes_survive_sigkill() {
         let before = so_far.len();
         let writers: Vec<_> =
             (0..WRITERS).map(|id| tokio::spawn(writer(endpoint.clone(), id, acknowledged.clone()))).collect();
-        // Kill at a different moment each round, with writes in flight.
-        tokio::time::sleep(Duration::from_millis(300 + 97 * round as u64)).await;
+        // Kill once writes are being acknowledged (how soon depends on the machine's load, so
+        // wait for it rather than guess), at a different moment each round, with writes in
+        // flight.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while acknowledged.lock().expect("lock").len() <= before {
+            assert!(Instant::now() < deadline, "round {round}: no write was acknowledged within 60 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(97 * round as u64 % 400)).await;
         server.kill().expect("SIGKILL");
         server.wait().expect("reaped");
         for task in writers {
