@@ -94,7 +94,7 @@ async fn service(
     settings: Settings,
 ) -> Result<Option<f64>, EcsError> {
     let view = views::service_view(&record);
-    if task_sets::is_external(&record) {
+    if record.is_external() {
         task_sets::reconcile(ctx, &record, tasks).await?;
         return Ok(None);
     }

@@ -28,11 +28,6 @@ const STEADY_STATE: &str = "STEADY_STATE";
 /// A task set's stability while tasks still start or stop.
 const STABILIZING: &str = "STABILIZING";
 
-/// Whether the service's task sets are driven from outside (the EXTERNAL deployment controller).
-pub fn is_external(record: &ServiceRecord) -> bool {
-    record.service.deployment_controller.as_ref().and_then(|c| c.r#type.as_deref()) == Some("EXTERNAL")
-}
-
 /// One stored task set with the revision that wrote it.
 struct StoredSet {
     key: String,

@@ -124,6 +124,12 @@ impl ServiceRecord {
         self.service.service_name.as_deref().unwrap_or_default()
     }
 
+    /// Whether the service's task sets are driven from outside (the EXTERNAL deployment
+    /// controller) rather than by deployments.
+    pub fn is_external(&self) -> bool {
+        self.service.deployment_controller.as_ref().and_then(|c| c.r#type.as_deref()) == Some("EXTERNAL")
+    }
+
     /// The service status (ACTIVE, DRAINING or INACTIVE).
     pub fn status(&self) -> &str {
         self.service.status.as_deref().unwrap_or(ACTIVE)

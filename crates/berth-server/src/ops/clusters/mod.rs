@@ -94,6 +94,25 @@ pub fn merge_settings(current: &mut Vec<ClusterSetting>, new: &[ClusterSetting])
 /// ECS's quota of capacity providers associated with one cluster.
 pub const MAX_CAPACITY_PROVIDERS: usize = 20;
 
+/// Checks a strategy that tasks are launched through (RunTask, a service): as
+/// [`check_strategy`], and refused when it names a Fargate provider, which Berth has no capacity
+/// behind.
+pub fn check_launch_strategy(
+    strategy: &[CapacityProviderStrategyItem],
+    providers: &[String],
+) -> Result<(), EcsError> {
+    if let Some(fargate) = strategy
+        .iter()
+        .filter_map(|item| item.capacity_provider.as_deref())
+        .find(|name| name.starts_with("FARGATE"))
+    {
+        return Err(EcsError::unsupported(format!(
+            "Berth has no Fargate capacity: the capacity provider {fargate} is not supported."
+        )));
+    }
+    check_strategy(strategy, providers)
+}
+
 /// Checks a cluster's capacity providers (at most 20) and its default strategy: ECS's
 /// bounds on weight (0 to 1,000) and base (0 to 100,000), at most one provider with a base, no
 /// provider twice, and only providers associated with the cluster.
@@ -236,7 +255,7 @@ impl Counts {
 }
 
 /// The cluster's RUNNING tasks and those on their way there (PROVISIONING, PENDING,
-/// ACTIVATING), decoding only each task's status.
+/// ACTIVATING).
 async fn task_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
     #[derive(serde::Deserialize)]
     struct Status {
@@ -247,25 +266,14 @@ async fn task_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
         #[serde(rename = "lastStatus")]
         last_status: Option<String>,
     }
-    let page = ctx
-        .store
-        .range(&keys::tasks(&ctx.scope, cluster), None, 0)
-        .await
-        .map_err(crate::state::store_error)?;
-    let (mut running, mut pending) = (0, 0);
-    for kv in page.kvs {
-        let Ok(status) = serde_json::from_slice::<Status>(&kv.value) else { continue };
-        match status.task.last_status.as_deref() {
-            Some("RUNNING") => running += 1,
-            Some("PROVISIONING" | "PENDING" | "ACTIVATING") => pending += 1,
-            _ => {}
-        }
-    }
-    Ok((running, pending))
+    let counts =
+        count_statuses(ctx, &keys::tasks(&ctx.scope, cluster), |s: Status| s.task.last_status).await?;
+    let count = |status: &str| counts.get(status).copied().unwrap_or(0);
+    Ok((count("RUNNING"), count("PROVISIONING") + count("PENDING") + count("ACTIVATING")))
 }
 
-/// The cluster's ACTIVE and DRAINING services, decoding only each service's status: INACTIVE
-/// services stay describable for a while but no longer count, as in ECS.
+/// The cluster's ACTIVE and DRAINING services: INACTIVE services stay describable for a while
+/// but no longer count, as in ECS.
 async fn service_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
     #[derive(serde::Deserialize)]
     struct Status {
@@ -275,19 +283,24 @@ async fn service_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError
     struct StatusFields {
         status: Option<String>,
     }
-    let page = ctx
-        .store
-        .range(&keys::services(&ctx.scope, cluster), None, 0)
-        .await
-        .map_err(crate::state::store_error)?;
-    let (mut active, mut draining) = (0, 0);
+    let counts =
+        count_statuses(ctx, &keys::services(&ctx.scope, cluster), |s: Status| s.service.status).await?;
+    let count = |status: &str| counts.get(status).copied().unwrap_or(0);
+    Ok((count("ACTIVE"), count("DRAINING")))
+}
+
+/// The records under `prefix` counted by the status `status_of` reads, decoding each record only
+/// as far as `T` reaches (its status), not whole.
+async fn count_statuses<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx,
+    prefix: &str,
+    status_of: impl Fn(T) -> Option<String>,
+) -> Result<std::collections::HashMap<String, i32>, EcsError> {
+    let page = ctx.store.range(prefix, None, 0).await.map_err(crate::state::store_error)?;
+    let mut counts = std::collections::HashMap::new();
     for kv in page.kvs {
-        let Ok(status) = serde_json::from_slice::<Status>(&kv.value) else { continue };
-        match status.service.status.as_deref() {
-            Some("ACTIVE") => active += 1,
-            Some("DRAINING") => draining += 1,
-            _ => {}
-        }
+        let Some(status) = serde_json::from_slice::<T>(&kv.value).ok().and_then(&status_of) else { continue };
+        *counts.entry(status).or_insert(0) += 1;
     }
-    Ok((active, draining))
+    Ok(counts)
 }

@@ -64,9 +64,7 @@ async fn with_task_sets(
     with_tags: bool,
 ) -> Result<berth_api::model::Service, EcsError> {
     let mut service = super::view(record, with_tags);
-    let external =
-        service.deployment_controller.as_ref().and_then(|c| c.r#type.as_deref()) == Some("EXTERNAL");
-    if external {
+    if record.is_external() {
         let prefix = keys::task_sets(&ctx.scope, &record.cluster, record.name());
         let sets = records::list::<TaskSet>(&*ctx.store, &prefix, None, 0).await?.items;
         service.task_sets = Some(

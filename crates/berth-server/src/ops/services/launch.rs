@@ -42,12 +42,12 @@ pub fn resolve(
             Ok(Launch { launch_type: Some(check_launch_type(kind)?), capacity_provider_strategy: None })
         }
         (None, Some(strategy)) => {
-            check_strategy(strategy, &providers)?;
+            clusters::check_launch_strategy(strategy, &providers)?;
             Ok(Launch { launch_type: None, capacity_provider_strategy: Some(strategy.to_vec()) })
         }
         (None, None) => match cluster.default_capacity_provider_strategy.as_deref() {
             Some(default) if !default.is_empty() => {
-                check_strategy(default, &providers)?;
+                clusters::check_launch_strategy(default, &providers)?;
                 Ok(Launch { launch_type: None, capacity_provider_strategy: Some(default.to_vec()) })
             }
             _ => Ok(Launch { launch_type: Some("EC2".to_string()), capacity_provider_strategy: None }),
@@ -66,23 +66,6 @@ pub fn check_launch_type(kind: &str) -> Result<String, EcsError> {
             Err(EcsError::invalid_parameter(format!("Invalid launchType '{other}': use EC2 or EXTERNAL.")))
         }
     }
-}
-
-/// Checks a capacity provider strategy against the cluster's providers; Fargate is refused.
-pub fn check_strategy(
-    strategy: &[CapacityProviderStrategyItem],
-    providers: &[String],
-) -> Result<(), EcsError> {
-    if let Some(fargate) = strategy
-        .iter()
-        .filter_map(|item| item.capacity_provider.as_deref())
-        .find(|name| name.starts_with("FARGATE"))
-    {
-        return Err(EcsError::unsupported(format!(
-            "Berth has no Fargate capacity: the capacity provider {fargate} is not supported."
-        )));
-    }
-    clusters::check_strategy(strategy, providers)
 }
 
 #[cfg(test)]

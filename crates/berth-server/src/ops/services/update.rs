@@ -4,7 +4,6 @@ use berth_api::EcsError;
 use berth_api::model::{TaskDefinition, TaskSet, UpdateServiceRequest, UpdateServiceResponse};
 use berth_store::{Compare, Op, Txn};
 
-use super::launch;
 use super::settings::{self, DAEMON, Integrations};
 use crate::Ctx;
 use crate::context::now;
@@ -47,7 +46,10 @@ pub async fn handle(ctx: Ctx, input: UpdateServiceRequest) -> Result<UpdateServi
     let cluster_name = cluster.cluster_name.clone().unwrap_or_default();
     let strategy = input.capacity_provider_strategy.as_deref().filter(|s| !s.is_empty());
     if let Some(strategy) = strategy {
-        launch::check_strategy(strategy, cluster.capacity_providers.as_deref().unwrap_or_default())?;
+        crate::ops::clusters::check_launch_strategy(
+            strategy,
+            cluster.capacity_providers.as_deref().unwrap_or_default(),
+        )?;
     }
     let new_definition = match &input.task_definition {
         Some(reference) => Some(params::resolve_definition(&ctx, Some(reference)).await?.task_definition),

@@ -41,8 +41,7 @@ pub async fn load_external(
     reference: &str,
 ) -> Result<(ServiceRecord, Revision), EcsError> {
     let (record, revision) = service_ops::load_active(ctx, cluster, reference).await?;
-    let controller = record.service.deployment_controller.as_ref().and_then(|c| c.r#type.as_deref());
-    if controller != Some("EXTERNAL") {
+    if !record.is_external() {
         return Err(EcsError::invalid_parameter(
             "Task sets can only be managed on a service that uses the EXTERNAL deployment controller.",
         ));

@@ -131,16 +131,7 @@ fn provider_of(
     strategy: &[CapacityProviderStrategyItem],
     providers: &[String],
 ) -> Result<(String, Option<String>), EcsError> {
-    if let Some(fargate) = strategy
-        .iter()
-        .filter_map(|item| item.capacity_provider.as_deref())
-        .find(|name| name.starts_with("FARGATE"))
-    {
-        return Err(EcsError::unsupported(format!(
-            "Berth has no Fargate capacity: the capacity provider {fargate} is not supported."
-        )));
-    }
-    clusters::check_strategy(strategy, providers)?;
+    clusters::check_launch_strategy(strategy, providers)?;
     let chosen = strategy
         .iter()
         .find(|item| item.base.unwrap_or(0) > 0)

@@ -12,7 +12,6 @@
 //! the server's and the agents' peak resident memory, and how long the instances took to
 //! register.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,11 +19,11 @@ use anyhow::{Context, bail, ensure};
 use berth_agent::client::EcsClient;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
+use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::server_process::{ServerProcess, rss_mib};
+use super::simulated_agents::{SimulatedAgents, call};
 
 /// Flags of `berth bench cluster`.
 #[derive(Debug, clap::Args)]
@@ -84,7 +83,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
 
     println!("registering {} simulated instances ...", args.instances);
     let registering = Instant::now();
-    let agents = Agents::start(&endpoint, args.instances).await?;
+    let agents = SimulatedAgents::start(&endpoint, CLUSTER, args.instances).await?;
     let registration = registering.elapsed();
     println!("{} instances connected in {:.1} s", args.instances, registration.as_secs_f64());
 
@@ -237,41 +236,6 @@ async fn sample_memory(peak: Arc<Peak>, server: Arc<ServerProcess>, agents: Opti
     }
 }
 
-/// The `berth agent --simulate` child process, killed when dropped.
-struct Agents {
-    child: tokio::process::Child,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Agents {
-    /// Starts the simulated instances and waits for the line saying all are connected.
-    async fn start(endpoint: &str, instances: usize) -> anyhow::Result<Agents> {
-        let data_dir = tempfile::Builder::new().prefix("berth-bench-agents-").tempdir()?;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["agent", "--server", endpoint, "--cluster", CLUSTER, "--data-dir"])
-            .arg(data_dir.path())
-            .args(["--simulate", &instances.to_string(), "--availability-zones", "zone-a,zone-b,zone-c"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("failed to start berth agent --simulate")?;
-        let stdout = child.stdout.take().context("no stdout from berth agent")?;
-        let mut line = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut line).await?;
-        if !line.contains("connected") {
-            bail!("berth agent --simulate did not connect its instances: {}", line.trim());
-        }
-        Ok(Agents { child, _data_dir: data_dir })
-    }
-
-    fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-}
-
 /// What the run measured.
 struct Figures {
     tasks: usize,
@@ -324,8 +288,4 @@ fn percentile_ms(sorted_us: &[u64], p: f64) -> f64 {
     }
     let rank = ((p / 100.0) * (sorted_us.len() - 1) as f64).round() as usize;
     sorted_us[rank.min(sorted_us.len() - 1)] as f64 / 1000.0
-}
-
-async fn call(client: &EcsClient, operation: &str, body: Value) -> anyhow::Result<Value> {
-    client.call(operation, &body).await.with_context(|| format!("{operation} failed"))
 }

@@ -6,6 +6,7 @@ mod load;
 mod placement;
 mod server_process;
 mod services;
+mod simulated_agents;
 mod task_start;
 
 /// The benchmarks.

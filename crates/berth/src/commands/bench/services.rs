@@ -6,15 +6,14 @@
 //! new revision until it is steady again on that revision (`rollout_s`), with the default
 //! deployment configuration (100% healthy minimum, 200% maximum).
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use berth_agent::client::EcsClient;
 use serde_json::{Value, json};
-use tokio::io::AsyncBufReadExt;
 
 use super::server_process::ServerProcess;
+use super::simulated_agents::{SimulatedAgents, call};
 
 /// Flags of `berth bench services`.
 #[derive(Debug, clap::Args)]
@@ -58,7 +57,7 @@ pub async fn run(args: ServicesArgs) -> anyhow::Result<()> {
     let second = register(&client, "2").await?;
 
     println!("registering {} simulated instances ...", args.instances);
-    let _agents = Agents::start(&endpoint, args.instances).await?;
+    let _agents = SimulatedAgents::start(&endpoint, CLUSTER, args.instances).await?;
 
     println!("creating a service of {} tasks ...", args.tasks);
     let started = Instant::now();
@@ -147,39 +146,4 @@ async fn wait_steady(client: &EcsClient, definition: &str) -> anyhow::Result<()>
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-/// The `berth agent --simulate` child process, killed when dropped.
-struct Agents {
-    _child: tokio::process::Child,
-    _data_dir: tempfile::TempDir,
-}
-
-impl Agents {
-    /// Starts the simulated instances and waits for the line saying all are connected.
-    async fn start(endpoint: &str, instances: usize) -> anyhow::Result<Agents> {
-        let data_dir = tempfile::Builder::new().prefix("berth-bench-agents-").tempdir()?;
-        let mut child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["agent", "--server", endpoint, "--cluster", CLUSTER, "--data-dir"])
-            .arg(data_dir.path())
-            .args(["--simulate", &instances.to_string(), "--availability-zones", "zone-a,zone-b,zone-c"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .context("failed to start berth agent --simulate")?;
-        let stdout = child.stdout.take().context("no stdout from berth agent")?;
-        let mut line = String::new();
-        tokio::io::BufReader::new(stdout).read_line(&mut line).await?;
-        if !line.contains("connected") {
-            bail!("berth agent --simulate did not connect its instances: {}", line.trim());
-        }
-        Ok(Agents { _child: child, _data_dir: data_dir })
-    }
-}
-
-async fn call(client: &EcsClient, operation: &str, body: Value) -> anyhow::Result<Value> {
-    client.call(operation, &body).await.with_context(|| format!("{operation} failed"))
 }
