@@ -44,6 +44,25 @@ pub enum ServerMessage {
     },
 }
 
+// === impl ServerMessage ===
+
+impl ServerMessage {
+    /// The text of `Desired { full: false, tasks: [task] }` for a task already encoded as JSON
+    /// (a [`DesiredTask`] as stored), without decoding and encoding it again: a session pushes
+    /// every task change its instance gets, and with thousands of instances that re-encoding
+    /// was much of the control plane's work.
+    pub fn desired_one(task: &serde_json::value::RawValue) -> Result<String, serde_json::Error> {
+        /// `ServerMessage::Desired` with a task that is already JSON.
+        #[derive(Serialize)]
+        #[serde(tag = "type", rename = "desired")]
+        struct DesiredOne<'a> {
+            full: bool,
+            tasks: [&'a serde_json::value::RawValue; 1],
+        }
+        serde_json::to_string(&DesiredOne { full: false, tasks: [task] })
+    }
+}
+
 /// What an agent sends the control plane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
@@ -169,6 +188,22 @@ pub struct ContainerReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_desired_task_pushed_as_stored_reads_as_the_message() {
+        let task = DesiredTask {
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/t1".into(),
+            desired_status: "RUNNING".into(),
+            version: 3,
+            spec: None,
+            stopped_reason: Some("why".into()),
+        };
+        let stored = serde_json::to_string(&task).expect("encodes");
+        let raw = serde_json::value::RawValue::from_string(stored).expect("raw");
+        let text = ServerMessage::desired_one(&raw).expect("encodes");
+        let read: ServerMessage = serde_json::from_str(&text).expect("decodes");
+        assert_eq!(read, ServerMessage::Desired { full: false, tasks: vec![task] });
+    }
 
     #[test]
     fn messages_are_tagged_json() {

@@ -3,24 +3,31 @@
 //!
 //! The snapshot itself is borrowed, never cloned: the few numbers a placement changes (CPU,
 //! memory, GPUs left, tasks of the group, whether the demanded ports are taken) live in one
-//! [`Slot`] per instance, built in a single pass over the snapshot, and everything a placement
-//! cannot change (agent, attributes, the launch type) is decided once. Work that a request does
-//! not need is skipped: tasks are counted only when a constraint or strategy looks at the group,
-//! ports only when the task has static ones, and `memberOf` expressions are evaluated only on
-//! instances that pass every check before them, then again only on the instance a task just
-//! landed on, and only when the expression looks at tasks (which that task changed).
+//! [`Slot`] per instance, built in a single pass over what was prepared of the instances
+//! ([`PreparedCluster`]) that also finds the instances that can take a task, and everything a
+//! placement cannot change (agent, attributes, the launch type) is decided once. The pass
+//! compares numbers, not strings: the request's group and required attributes are looked up in
+//! the cluster's numbering once, before it. Work that a request does not need is skipped: tasks
+//! are counted only when a constraint or strategy looks at the group, ports only when the task
+//! has static ones, and `memberOf` expressions are evaluated only on instances that pass every
+//! check before them, then again only on the instance a task just landed on, and only when the
+//! expression looks at tasks (which that task changed). The answers of the others are kept in
+//! the cluster until their instance changes, so most requests read them rather than evaluate.
 //!
 //! An instance refused at the start is never charged, so it stays as it was: refusals can only
 //! appear during a request, on instances that took its tasks.
 
 use std::borrow::Cow;
 
+use crate::prepared::{PreparedCluster, Walk};
 use crate::query::{Expression, Subject};
-use crate::types::{Constraint, Demand, InstanceView, Prepared, Request, Strategy, TaskView, reason};
+use crate::types::{Constraint, Demand, InstanceView, Request, Strategy, TaskView, reason};
 
 /// The request's view of the cluster while its tasks are placed one by one.
 pub(crate) struct Working<'a> {
     pub(crate) instances: &'a [InstanceView],
+    /// What was prepared of the instances before the request, indexed like them.
+    pub(crate) cluster: &'a PreparedCluster,
     request: &'a Request,
     /// The demand with negative amounts read as zero, so no input can add resources.
     demand: Demand,
@@ -35,32 +42,66 @@ pub(crate) struct Working<'a> {
     member_of_follows_tasks: bool,
 }
 
-/// What placement tracks of one instance.
+/// What placement tracks of one instance. Kept small: one is made per instance per request.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
-    /// Whether the instance is of the request's launch type at all (others are not reported).
-    pub(crate) eligible: bool,
-    /// A refusal no placement can change (AGENT, ATTRIBUTE), decided once.
-    fixed_refusal: Option<&'static str>,
     pub(crate) remaining_cpu: i64,
     pub(crate) remaining_memory: i64,
     remaining_gpus: i64,
-    /// Whether a static host port of the demand is taken on the instance.
-    ports_taken: bool,
     /// Tasks of the group on the instance, this request's included (counted only when a
     /// constraint or strategy needs them).
     pub(crate) group_tasks: u64,
     /// Tasks this request placed on the instance.
     placed: u32,
+    /// A refusal no placement can change (AGENT, ATTRIBUTE), decided once.
+    fixed_refusal: Option<Fixed>,
+    /// Whether the instance is of the request's launch type at all (others are not reported).
+    pub(crate) eligible: bool,
+    /// Whether a static host port of the demand is taken on the instance.
+    ports_taken: bool,
     /// Whether every `memberOf` expression matches the instance (evaluated only where an
     /// earlier check passes; elsewhere it is never read).
     member_of: bool,
 }
 
+/// The refusals decided once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fixed {
+    Agent,
+    Attribute,
+}
+
+/// Which instances the request's launch type takes.
+#[derive(Clone, Copy)]
+enum LaunchType {
+    Ec2,
+    External,
+    Any,
+}
+
+/// A `requiresAttributes` entry: a walk along the instances with the attribute, and the number
+/// of the value it needs (`None` when any value, or none, will do; `Some(None)` for a value no
+/// instance has, which none satisfies).
+struct Required<'a> {
+    with_name: Walk<'a, u32>,
+    value: Option<Option<u32>>,
+}
+
+/// A `memberOf` expression of the request, and where its answers are kept (`None` when it looks
+/// at tasks, which this request changes: it is evaluated afresh).
+struct MemberOf<'a> {
+    expression: &'a Expression,
+    kept: Option<usize>,
+}
+
 impl<'a> Working<'a> {
-    /// The request's view of `instances`, with what `prepared` says of each (worked out here for
-    /// instances it does not cover).
-    pub(crate) fn new(instances: &'a [InstanceView], prepared: &[Prepared], request: &'a Request) -> Self {
+    /// The request's view of `instances`, which `cluster` was prepared from (same length), and
+    /// the instances (ascending) that are of the launch type and can take a task now.
+    pub(crate) fn new(
+        instances: &'a [InstanceView],
+        cluster: &'a PreparedCluster,
+        request: &'a Request,
+    ) -> (Self, Vec<usize>) {
         let demand = Demand {
             cpu: request.demand.cpu.max(0),
             memory: request.demand.memory.max(0),
@@ -80,53 +121,109 @@ impl<'a> Working<'a> {
                 Constraint::DistinctInstance => None,
             })
             .collect();
-        let counts_group = distinct || request.strategies.iter().any(|s| matches!(s, Strategy::Spread(_)));
-        let has_ports = !demand.tcp_ports.is_empty() || !demand.udp_ports.is_empty();
-        let slots = instances
-            .iter()
-            .enumerate()
-            .map(|(index, instance)| {
-                // What a caller prepared is taken as known; the rest is worked out here, without
-                // making a `Prepared` (whose group list costs more than one count).
-                let (external, available) = match prepared.get(index) {
-                    Some(facts) => (facts.external, facts.available),
-                    None => (instance.is_external(), instance.agent_connected && instance.status == "ACTIVE"),
-                };
-                let eligible = launch_type_allows(request, external);
-                let counted = eligible && counts_group;
-                let mut slot = Slot {
-                    eligible,
-                    fixed_refusal: if eligible { fixed_refusal(request, instance, available) } else { None },
-                    remaining_cpu: instance.remaining_cpu,
-                    remaining_memory: instance.remaining_memory,
-                    remaining_gpus: instance.remaining_gpus,
-                    ports_taken: eligible && has_ports && ports_taken(&demand, instance),
-                    group_tasks: match prepared.get(index) {
-                        Some(facts) if counted => facts.tasks_in(&group),
-                        None if counted => count_group(instance, &group),
-                        _ => 0,
-                    },
-                    placed: 0,
-                    member_of: true,
-                };
-                if eligible
-                    && !expressions.is_empty()
-                    && slot.refusal_before_member_of(&demand, distinct).is_none()
-                {
-                    slot.member_of = expressions.iter().all(|expression| expression.matches(instance));
-                }
-                slot
-            })
-            .collect();
-        Working {
+        let member_of_follows_tasks = expressions.iter().any(|expression| follows_tasks(expression));
+        let mut working = Working {
             instances,
+            cluster,
             request,
             demand,
             group,
-            slots,
+            slots: Vec::new(),
             distinct,
-            member_of_follows_tasks: expressions.iter().any(|expression| follows_tasks(expression)),
-        }
+            member_of_follows_tasks,
+        };
+        let feasible = working.fill_slots(&expressions);
+        (working, feasible)
+    }
+
+    /// Makes the slot of every instance, in one pass; returns the instances that can take a task.
+    fn fill_slots(&mut self, expressions: &[&'a Expression]) -> Vec<usize> {
+        let request = self.request;
+        let cluster = self.cluster;
+        let launch_type = match request.launch_type.as_deref() {
+            Some("EC2") => LaunchType::Ec2,
+            Some("EXTERNAL") => LaunchType::External,
+            _ => LaunchType::Any,
+        };
+        let counts_group =
+            self.distinct || request.strategies.iter().any(|s| matches!(s, Strategy::Spread(_)));
+        // A group no instance has tasks of walks an empty list.
+        let mut group_tasks =
+            cluster.with_group(if counts_group { cluster.number(&self.group) } else { None });
+        let mut required: Vec<Required<'_>> = request
+            .required_attributes
+            .iter()
+            .map(|(name, value)| Required {
+                with_name: cluster.with_attribute(cluster.number(name)),
+                value: value.as_deref().map(|value| cluster.number(value)),
+            })
+            .collect();
+        let has_ports = !self.demand.tcp_ports.is_empty() || !self.demand.udp_ports.is_empty();
+        let mut kept_answers = (!expressions.is_empty()).then(|| cluster.lock_member_of());
+        let member_of: Vec<MemberOf<'a>> = expressions
+            .iter()
+            .map(|&expression| MemberOf {
+                expression,
+                kept: match &mut kept_answers {
+                    Some(kept) if !follows_tasks(expression) => {
+                        Some(kept.position(expression, cluster.len()))
+                    }
+                    _ => None,
+                },
+            })
+            .collect();
+        // The pass over every instance does only what most requests need; the checks few
+        // requests make are each behind one test of the request, and `memberOf` is read only
+        // where every other check passes.
+        let instances = self.instances;
+        let mut slots = Vec::with_capacity(instances.len());
+        let mut feasible = Vec::with_capacity(instances.len());
+        // Extending from the slice's iterator writes the slots without a capacity check each.
+        slots.extend(cluster.facts().iter().enumerate().map(|(index, facts)| {
+            let eligible = match launch_type {
+                LaunchType::Ec2 => !facts.external,
+                LaunchType::External => facts.external,
+                LaunchType::Any => true,
+            };
+            let mut slot = Slot {
+                remaining_cpu: facts.remaining_cpu,
+                remaining_memory: facts.remaining_memory,
+                remaining_gpus: facts.remaining_gpus,
+                group_tasks: if eligible { group_tasks.at(index).unwrap_or(0) } else { 0 },
+                placed: 0,
+                fixed_refusal: (eligible && !facts.available).then_some(Fixed::Agent),
+                eligible,
+                ports_taken: false,
+                member_of: true,
+            };
+            if eligible {
+                if !required.is_empty() && slot.fixed_refusal.is_none() && !has_required(index, &mut required)
+                {
+                    slot.fixed_refusal = Some(Fixed::Attribute);
+                }
+                if has_ports && let Some(instance) = instances.get(index) {
+                    slot.ports_taken = ports_taken(&self.demand, instance);
+                }
+                if slot.refusal_before_member_of(&self.demand, self.distinct).is_none() {
+                    if !member_of.is_empty()
+                        && let Some(instance) = instances.get(index)
+                    {
+                        slot.member_of =
+                            member_of.iter().all(|member_of| match (member_of.kept, &mut kept_answers) {
+                                (Some(position), Some(kept)) => *kept.expressions[position].of[index]
+                                    .get_or_insert_with(|| member_of.expression.matches(instance)),
+                                _ => member_of.expression.matches(instance),
+                            });
+                    }
+                    if slot.member_of {
+                        feasible.push(index);
+                    }
+                }
+            }
+            slot
+        }));
+        self.slots = slots;
+        feasible
     }
 
     /// Why instance `index` cannot take one more task, or `None` when it can. Resources are
@@ -140,11 +237,6 @@ impl<'a> Working<'a> {
             return Some(reason::MEMBER_OF);
         }
         None
-    }
-
-    /// The instances (ascending) that are of the launch type and can take a task now.
-    pub(crate) fn feasible(&self) -> Vec<usize> {
-        (0..self.slots.len()).filter(|&i| self.slots[i].eligible && self.refusal(i).is_none()).collect()
     }
 
     /// Charges one task to instance `index`.
@@ -174,8 +266,10 @@ impl<'a> Working<'a> {
 impl Slot {
     /// The refusal from the checks before `memberOf`, in their order.
     fn refusal_before_member_of(&self, demand: &Demand, distinct: bool) -> Option<&'static str> {
-        if let Some(reason) = self.fixed_refusal {
-            return Some(reason);
+        match self.fixed_refusal {
+            Some(Fixed::Agent) => return Some(reason::AGENT),
+            Some(Fixed::Attribute) => return Some(reason::ATTRIBUTE),
+            None => {}
         }
         if self.remaining_cpu < demand.cpu {
             return Some(reason::CPU);
@@ -196,45 +290,24 @@ impl Slot {
     }
 }
 
-fn launch_type_allows(request: &Request, external: bool) -> bool {
-    match request.launch_type.as_deref() {
-        Some("EC2") => !external,
-        Some("EXTERNAL") => external,
-        _ => true,
+/// Whether instance `index` has every attribute the request requires. Every walk is asked
+/// about each instance that gets here, in order, so none falls behind.
+fn has_required(index: usize, required: &mut [Required<'_>]) -> bool {
+    let mut has_all = true;
+    for required in required {
+        let has = match (required.with_name.at(index), required.value) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(actual), Some(expected)) => expected == Some(actual),
+        };
+        has_all &= has;
     }
-}
-
-fn fixed_refusal(request: &Request, instance: &InstanceView, available: bool) -> Option<&'static str> {
-    if !available {
-        return Some(reason::AGENT);
-    }
-    let has = |(name, value): &(String, Option<String>)| match (instance.attributes.get(name), value) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(actual), Some(expected)) => actual.as_deref() == Some(expected.as_str()),
-    };
-    if !request.required_attributes.iter().all(has) {
-        return Some(reason::ATTRIBUTE);
-    }
-    None
+    has_all
 }
 
 fn ports_taken(demand: &Demand, instance: &InstanceView) -> bool {
     demand.tcp_ports.iter().any(|port| instance.used_tcp_ports.contains(port))
         || demand.udp_ports.iter().any(|port| instance.used_udp_ports.contains(port))
-}
-
-/// The tasks on `instance` in `group`, without building each task's group name.
-fn count_group(instance: &InstanceView, group: &str) -> u64 {
-    let family_group = group.strip_prefix("family:");
-    instance
-        .tasks
-        .iter()
-        .filter(|task| match &task.group {
-            Some(own) => own == group,
-            None => family_group == Some(task.family.as_str()),
-        })
-        .count() as u64
 }
 
 fn members(request: &Request, instance: &InstanceView) -> bool {
@@ -258,6 +331,7 @@ fn follows_tasks(expression: &Expression) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Prepared;
 
     #[test]
     fn a_task_is_in_the_group_its_name_says() {
@@ -272,7 +346,10 @@ mod tests {
         };
         for group in ["family:web", "service:web", "family:api", "web", "family:"] {
             let by_name = instance.tasks.iter().filter(|task| task.group_name() == group).count() as u64;
-            assert_eq!(count_group(&instance, group), by_name, "{group}");
+            assert_eq!(Prepared::of(&instance).tasks_in(group), by_name, "{group}");
+            for task in &instance.tasks {
+                assert_eq!(task.is_in(group), task.group_name() == group, "{group} {task:?}");
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! those that fit, charging the working snapshot before the next.
 
 use crate::fit::Working;
+use crate::prepared::PreparedCluster;
 use crate::rank::Ranking;
 use crate::rng::SplitMix64;
 use crate::types::{Failure, InstanceView, Placement, Prepared, Request};
@@ -14,9 +15,11 @@ use crate::types::{Failure, InstanceView, Placement, Prepared, Request};
 /// instance of the launch type the failures are empty: the caller says the cluster has no
 /// container instances. The caller bounds `count` (RunTask allows 10).
 ///
-/// Cost: one pass over the snapshot to build the request's view of it, then, for a request of
-/// up to 32 tasks without `random`, work in proportion to the count and the number of distinct
-/// values `spread` looks at; `random`, and larger requests, look at every candidate per task.
+/// Cost: preparing every instance ([`PreparedCluster`]), then one pass over the snapshot to
+/// build the request's view of it, then, for a request of up to 32 tasks without `random`, work
+/// in proportion to the count and the number of distinct values `spread` looks at; `random`, and
+/// larger requests, look at every candidate per task. A caller that places on the same snapshot
+/// again and again keeps a [`PreparedCluster`] and calls [`place_in`].
 pub fn place(instances: &[InstanceView], request: &Request) -> (Vec<Placement>, Vec<Failure>) {
     place_prepared(instances, &[], request)
 }
@@ -47,14 +50,39 @@ pub fn place_avoiding(
     busy: &[bool],
     request: &Request,
 ) -> (Vec<Placement>, Vec<Failure>) {
+    if request.count == 0 {
+        return (Vec::new(), Vec::new());
+    }
+    place_in(instances, &PreparedCluster::with_known(instances, prepared), busy, request)
+}
+
+/// [`place_avoiding`] on a snapshot the caller keeps, with `cluster` prepared from it and told
+/// of every change since ([`PreparedCluster`]): the way to place again and again on a large
+/// cluster, where preparing every instance for each request would cost more than placing.
+///
+/// The answer is [`place_avoiding`]'s whenever `cluster` is true of `instances`. A `cluster`
+/// of another length than `instances` cannot be, and is not used: the instances are prepared
+/// afresh for this call.
+///
+/// Cost: one pass over the prepared instances that compares numbers (no strings), reads the
+/// kept answers of `memberOf` expressions that do not look at tasks (evaluating each only on
+/// the instances prepared since it was last used), then as [`place`].
+pub fn place_in(
+    instances: &[InstanceView],
+    cluster: &PreparedCluster,
+    busy: &[bool],
+    request: &Request,
+) -> (Vec<Placement>, Vec<Failure>) {
     let mut placements = Vec::with_capacity(request.count.min(1024));
     if request.count == 0 {
         return (placements, Vec::new());
     }
-    let mut working = Working::new(instances, prepared, request);
+    if cluster.len() != instances.len() {
+        return place_in(instances, &PreparedCluster::new(instances), busy, request);
+    }
     // Only the instance a task lands on can stop fitting, so the candidates are found once and
     // kept up to date rather than looked for again for each task.
-    let mut feasible = working.feasible();
+    let (mut working, mut feasible) = Working::new(instances, cluster, request);
     let mut ranking = Ranking::new(&request.strategies, &working, &feasible, request.count);
     let mut preferred: Vec<usize> = if ranking.draws_at_random() && busy.contains(&true) {
         feasible.iter().copied().filter(|&i| !busy.get(i).copied().unwrap_or(false)).collect()

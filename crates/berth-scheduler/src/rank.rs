@@ -188,79 +188,85 @@ impl Key {
 
 impl Buckets {
     fn new(name: &str, working: &Working<'_>) -> Self {
-        let mut values = Interner::default();
-        let mut of = Vec::with_capacity(working.instances.len());
-        let mut tasks: Vec<u64> = Vec::new();
-        for (instance, slot) in working.instances.iter().zip(&working.slots) {
-            if !slot.eligible {
-                of.push(0);
-                continue;
-            }
-            let bucket = values.id(instance.attribute(name));
-            if tasks.len() <= bucket as usize {
-                tasks.resize(bucket as usize + 1, 0);
-            }
+        // The cluster keeps each instance's value as a small number: no attribute is looked up.
+        let (of, values) = working.cluster.spread_column(name, working.instances);
+        let mut tasks: Vec<u64> = vec![0; values];
+        for (slot, &bucket) in working.slots.iter().zip(&of) {
             // Tasks on every instance of the launch type count, even on instances that cannot
             // take this task: a zone holding the group's tasks is not emptier because its hosts
-            // are full.
-            tasks[bucket as usize] += slot.group_tasks;
-            of.push(bucket);
+            // are full. (The buckets of other instances are never read.)
+            if slot.eligible
+                && let Some(bucket_tasks) = tasks.get_mut(bucket as usize)
+            {
+                *bucket_tasks += slot.group_tasks;
+            }
         }
         Buckets { of, tasks }
-    }
-}
-
-/// Numbers the distinct values of an attribute in order of first appearance.
-#[derive(Default)]
-struct Interner<'a> {
-    values: Vec<Option<&'a str>>,
-    /// Built once there are more values than a look along the list serves well.
-    index: std::collections::HashMap<Option<&'a str>, u32>,
-}
-
-impl<'a> Interner<'a> {
-    /// Past this many values, a hash index replaces the look along the list. Clusters have a
-    /// handful of zones or instance types, where comparing a few short strings beats hashing.
-    const LINEAR: usize = 16;
-
-    fn id(&mut self, value: Option<&'a str>) -> u32 {
-        if self.index.is_empty() {
-            if let Some(id) = self.values.iter().position(|known| *known == value) {
-                return id as u32;
-            }
-            self.values.push(value);
-            if self.values.len() > Self::LINEAR {
-                self.index = self.values.iter().enumerate().map(|(id, v)| (*v, id as u32)).collect();
-            }
-            return (self.values.len() - 1) as u32;
-        }
-        let next = self.values.len() as u32;
-        *self.index.entry(value).or_insert_with(|| {
-            self.values.push(value);
-            next
-        })
     }
 }
 
 impl Shortlist {
     fn new(ranking: &Ranking, working: &Working<'_>, feasible: &[usize], limit: usize) -> Self {
         let mut shortlist = Shortlist { limit, classes: Vec::new(), ids: Default::default() };
-        for &index in feasible {
-            let class = shortlist.class_of(ranking, index);
-            let list = &mut shortlist.classes[class];
-            if list.len() == limit {
-                let last = list[limit - 1];
-                if !ranking.before(working, index, last, false) {
-                    continue;
-                }
-                list.pop();
-            }
-            insert(list, index, |a, b| ranking.before(working, a, b, false));
+        // This pass sees every candidate, so the order within a class is spelled out for the
+        // usual case of at most one key besides the buckets, where the general comparison's
+        // loop over the keys costs more than the comparison.
+        let slots = &working.slots;
+        let own_keys: Vec<&Key> = ranking.keys.iter().filter(|key| !matches!(key, Key::Bucket(_))).collect();
+        match own_keys.as_slice() {
+            [] => shortlist.fill(ranking, feasible, |a, b| a < b),
+            [Key::RemainingCpu] => shortlist
+                .fill(ranking, feasible, |a, b| (slots[a].remaining_cpu, a) < (slots[b].remaining_cpu, b)),
+            [Key::RemainingMemory] => shortlist.fill(ranking, feasible, |a, b| {
+                (slots[a].remaining_memory, a) < (slots[b].remaining_memory, b)
+            }),
+            [Key::GroupTasks] => shortlist
+                .fill(ranking, feasible, |a, b| (slots[a].group_tasks, a) < (slots[b].group_tasks, b)),
+            _ => shortlist.fill(ranking, feasible, |a, b| ranking.before(working, a, b, false)),
         }
         shortlist
     }
 
+    /// Keeps the first `limit` of `feasible` (ascending) in each class, by `before`: the order
+    /// of the keys other than the buckets, then position.
+    fn fill(&mut self, ranking: &Ranking, feasible: &[usize], before: impl Fn(usize, usize) -> bool) {
+        let limit = self.limit;
+        // Without `spread` on an attribute every instance is in the one class; with one (as
+        // usual) an instance's class is its bucket; only more need the classes numbered.
+        let mut buckets = ranking.keys.iter().filter_map(|key| match key {
+            Key::Bucket(buckets) => Some(buckets),
+            _ => None,
+        });
+        let (first_bucket, second_bucket) = (buckets.next(), buckets.next());
+        if first_bucket.is_none() {
+            self.classes.resize_with(1, || Vec::with_capacity(limit));
+        }
+        for &index in feasible {
+            let class = match (first_bucket, second_bucket) {
+                (None, _) => 0,
+                (Some(buckets), None) => {
+                    let class = buckets.of[index] as usize;
+                    if self.classes.len() <= class {
+                        self.classes.resize_with(class + 1, || Vec::with_capacity(limit));
+                    }
+                    class
+                }
+                (Some(_), Some(_)) => self.class_of(ranking, index),
+            };
+            let list = &mut self.classes[class];
+            if list.len() == limit {
+                let last = list[limit - 1];
+                if !before(index, last) {
+                    continue;
+                }
+                list.pop();
+            }
+            insert(list, index, &before);
+        }
+    }
+
     /// The class of instance `index` (made when first seen).
+    #[inline]
     fn class_of(&mut self, ranking: &Ranking, index: usize) -> usize {
         let mut ids = ranking.bucket_ids(index);
         let class = match (ids.next(), ids.next()) {

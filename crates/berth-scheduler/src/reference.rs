@@ -434,6 +434,22 @@ mod equivalence {
             )
     }
 
+    /// A change to a snapshot; indices are taken modulo the snapshot's length.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Replace(usize, InstanceView),
+        Insert(usize, InstanceView),
+        Remove(usize),
+    }
+
+    fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), instance()).prop_map(|(at, instance)| Edit::Replace(at, instance)),
+            (any::<usize>(), instance()).prop_map(|(at, instance)| Edit::Insert(at, instance)),
+            any::<usize>().prop_map(Edit::Remove),
+        ]
+    }
+
     /// Whether placing tasks on `placements`, in order, fits each one, by the reference's rules.
     fn fits_in_order(snapshot: &[InstanceView], request: &Request, placements: &[crate::Placement]) -> bool {
         let mut working = Working::new(snapshot, request);
@@ -498,6 +514,60 @@ mod equivalence {
             prop_assert_eq!(&crate::place_prepared(&snapshot, &prepared[..prepared.len() / 2], &request), &expected);
             let idle = vec![false; snapshot.len()];
             prop_assert_eq!(&crate::place_avoiding(&snapshot, &prepared, &idle, &request), &expected);
+            // A kept cluster answers the same, the first time and with its kept answers after.
+            let cluster = crate::PreparedCluster::new(&snapshot);
+            prop_assert_eq!(&crate::place_in(&snapshot, &cluster, &idle, &request), &expected);
+            prop_assert_eq!(&crate::place_in(&snapshot, &cluster, &[], &request), &expected);
+        }
+
+        /// A cluster told of every change to its snapshot answers as the reference does on the
+        /// changed snapshot: its numbers, copied resources and kept `memberOf` answers follow
+        /// the changes, each kept answer is the expression's answer on the instance now, and no
+        /// string outlives the instances that had it.
+        #[test]
+        fn a_kept_cluster_follows_every_change(
+            mut snapshot in snapshot(),
+            requests in prop::collection::vec(request(), 1..=4),
+            edits in prop::collection::vec(edit(), 0..=12),
+        ) {
+            let mut cluster = crate::PreparedCluster::new(&snapshot);
+            for request in &requests {
+                crate::place_in(&snapshot, &cluster, &[], request);
+            }
+            for edit in edits {
+                match edit {
+                    Edit::Replace(at, instance) if !snapshot.is_empty() => {
+                        let at = at % snapshot.len();
+                        snapshot[at] = instance;
+                        cluster.replace(at, &snapshot[at]);
+                    }
+                    Edit::Insert(at, instance) => {
+                        let at = at % (snapshot.len() + 1);
+                        snapshot.insert(at, instance);
+                        cluster.insert(at, &snapshot[at]);
+                    }
+                    Edit::Remove(at) if !snapshot.is_empty() => {
+                        let at = at % snapshot.len();
+                        snapshot.remove(at);
+                        cluster.remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            for request in &requests {
+                prop_assert_eq!(&crate::place_in(&snapshot, &cluster, &[], request), &place(&snapshot, request));
+            }
+            let kept = cluster.lock_member_of();
+            for answers in &kept.expressions {
+                prop_assert_eq!(answers.of.len(), snapshot.len());
+                for (instance, answer) in snapshot.iter().zip(&answers.of) {
+                    if let Some(answer) = answer {
+                        prop_assert_eq!(*answer, answers.expression.matches(instance));
+                    }
+                }
+            }
+            prop_assert_eq!(cluster.strings_in_use(), crate::PreparedCluster::new(&snapshot).strings_in_use());
+            prop_assert!(cluster.postings_agree());
         }
     }
 }

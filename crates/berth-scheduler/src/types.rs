@@ -75,8 +75,9 @@ impl InstanceView {
 /// external (ECS Anywhere) instance, whether it takes tasks at all (ACTIVE, agent connected),
 /// and how many of its tasks each group has. Working these out reads the instance's
 /// attributes, status and every task on it, which on a large snapshot costs more than the rest
-/// of a placement; a caller that keeps its snapshot between placements keeps these beside it
-/// ([`crate::place_prepared`]) and works them out again only for the instances that change.
+/// of a placement; [`crate::place_prepared`] takes them as known. A caller that keeps its
+/// snapshot between placements does better to keep a [`crate::PreparedCluster`] beside it,
+/// which holds this and more, and is told only of the instances that change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     pub(crate) external: bool,
@@ -92,10 +93,11 @@ impl Prepared {
     pub fn of(instance: &InstanceView) -> Prepared {
         let mut groups: Vec<(String, u64)> = Vec::new();
         for task in &instance.tasks {
-            let group = task.group_name();
-            match groups.iter_mut().find(|(known, _)| *known == group) {
+            // Matched without naming the task's group, which for a task without one would
+            // allocate `family:NAME` per task.
+            match groups.iter_mut().find(|(known, _)| task.is_in(known)) {
                 Some((_, count)) => *count += 1,
-                None => groups.push((group.into_owned(), 1)),
+                None => groups.push((task.group_name().into_owned(), 1)),
             }
         }
         Prepared {
@@ -106,8 +108,14 @@ impl Prepared {
     }
 
     /// The instance's tasks in `group`.
+    #[cfg(test)]
     pub(crate) fn tasks_in(&self, group: &str) -> u64 {
         self.groups.iter().find(|(known, _)| known == group).map_or(0, |(_, count)| *count)
+    }
+
+    /// The instance's groups with their tasks, in order of first appearance.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.groups.iter().map(|(group, tasks)| (group.as_str(), *tasks))
     }
 }
 
@@ -128,6 +136,15 @@ impl TaskView {
         match &self.group {
             Some(group) => Cow::Borrowed(group),
             None => Cow::Owned(format!("family:{}", self.family)),
+        }
+    }
+
+    /// Whether the task's group is `group` (what [`group_name`](Self::group_name) says, without
+    /// making the name).
+    pub(crate) fn is_in(&self, group: &str) -> bool {
+        match &self.group {
+            Some(own) => own == group,
+            None => group.strip_prefix("family:") == Some(self.family.as_str()),
         }
     }
 }

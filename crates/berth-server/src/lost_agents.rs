@@ -157,11 +157,7 @@ async fn stop_one(
         }
         mark_lost(&mut task, clock);
         if !task.released {
-            container_instances::release(
-                &mut instance.instance,
-                &task.reservation.demand(),
-                task.counted_running,
-            );
+            container_instances::release(&mut instance.instance, &task.reservation.demand());
             instance.instance.version = Some(instance.instance.version.unwrap_or(0) + 1);
             task.released = true;
         }
@@ -173,7 +169,8 @@ async fn stop_one(
             .when(Compare::unchanged(&instance_key, instance_revision))
             .then(Op::put(&task_key, encode(&task)?))
             .then(Op::put(&instance_key, encode(&instance)?))
-            .then(Op::put(&index_key, encode(&task.assignment())?));
+            .then(Op::put(&index_key, encode(&task.assignment())?))
+            .then(Op::delete(keys::instance_running_task(scope, cluster, instance_id, task_id)));
         if commit(store, txn).await?.is_some() {
             return Ok(true);
         }

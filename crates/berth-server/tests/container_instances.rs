@@ -15,7 +15,7 @@ use berth_api::model::{Task, TaskDefinition};
 use berth_server::state::container_instances::{self, ContainerInstanceRecord};
 use berth_server::state::keys;
 use berth_server::state::records::{self, encode};
-use berth_server::state::tasks::{Assignment, Reservation, TaskRecord};
+use berth_server::state::tasks::{Reservation, TaskRecord};
 use berth_store::{Compare, Op, Txn};
 use common::TestServer;
 
@@ -142,7 +142,7 @@ async fn place_task(
         counted_running: false,
     };
     let index_key = keys::instance_task(&scope, cluster, instance_id, task_id);
-    let assignment = Assignment { desired_status: "RUNNING".into(), version: 1 };
+    let assignment = task.assignment();
     let txn = Txn::new()
         .when(Compare::unchanged(&instance_key, current.revision))
         .then(Op::put(&instance_key, encode(&instance).expect("encode")))

@@ -454,8 +454,7 @@ async fn reports_move_a_task_to_running_then_stopped_and_give_its_resources_back
     assert!(task.started_at().is_some());
     assert_eq!(task.containers()[0].last_status(), Some("RUNNING"));
     assert_eq!(task.containers()[0].runtime_id(), Some("c0ffee"));
-    let instance = instances::read(&server, CLUSTER, "i1").await.instance;
-    assert_eq!((instance.pending_tasks_count, instance.running_tasks_count), (Some(0), Some(1)));
+    assert_eq!(instances::task_counts(&server, CLUSTER, "i1").await, (0, 1));
 
     let ack = server
         .client
@@ -493,7 +492,7 @@ async fn reports_move_a_task_to_running_then_stopped_and_give_its_resources_back
         instances::remaining(&server, CLUSTER, "i1").await,
         Remaining { cpu: 4096, memory: 8192, ports: BTreeSet::from([22]) }
     );
-    assert_eq!(instances::read(&server, CLUSTER, "i1").await.instance.running_tasks_count, Some(0));
+    assert_eq!(instances::task_counts(&server, CLUSTER, "i1").await, (0, 0));
     assert!(assignment(&server, "i1", &arn).await.is_none());
 
     // A late report changes nothing.

@@ -167,7 +167,7 @@ async fn serve(state: &AppState, target: &Target, socket: &mut WebSocket) -> Res
                 Some(Ok(event)) => {
                     revision = revision.max(event.revision());
                     if event.kind == EventKind::Put {
-                        push_task(state, target, socket, &event.kv.key).await?;
+                        push_task(state, target, socket, &event.kv.key, &event.kv.value).await?;
                     }
                 }
                 Some(Err(StoreError::Compacted { .. })) => {
@@ -255,13 +255,25 @@ async fn send_full(
     Ok(revision)
 }
 
-/// Pushes the task whose index entry is at `index_key`.
+/// Pushes the task whose index entry at `index_key` was just written as `entry`: as the entry
+/// holds it, when it does, else as the task record makes it.
 async fn push_task(
     state: &AppState,
     target: &Target,
     socket: &mut WebSocket,
     index_key: &str,
+    entry: &[u8],
 ) -> Result<(), String> {
+    /// The one part of an [`tasks::Assignment`] a push needs, left encoded.
+    #[derive(serde::Deserialize)]
+    struct Stored<'a> {
+        #[serde(borrow, default)]
+        desired: Option<&'a serde_json::value::RawValue>,
+    }
+    if let Ok(Stored { desired: Some(desired) }) = serde_json::from_slice::<Stored>(entry) {
+        let text = ServerMessage::desired_one(desired).map_err(|e| e.to_string())?;
+        return socket.send(Message::Text(text.into())).await.map_err(|e| e.to_string());
+    }
     let task_id = index_key.rsplit('/').next().unwrap_or_default();
     let key = keys::task(&target.scope, &target.cluster, task_id);
     let record = records::get::<TaskRecord>(&*state.store, &key).await.map_err(|e| e.to_string())?;

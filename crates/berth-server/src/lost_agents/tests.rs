@@ -118,7 +118,9 @@ async fn a_lost_instances_running_task_is_stopped_and_its_resources_come_back() 
             .expect("get")
             .expect("the assignment is kept")
             .value;
-    assert_eq!(assignment, Assignment { desired_status: "STOPPED".into(), version: 4 });
+    assert_eq!((assignment.desired_status.as_str(), assignment.version), ("STOPPED", 4));
+    let desired = assignment.desired.expect("the agent's view of the task is kept with it");
+    assert_eq!((desired.desired_status.as_str(), desired.version), ("STOPPED", 4));
 
     assert_eq!(sweep(&store, clock(1100.0)).await.expect("sweep again"), 0, "a second sweep changes nothing");
     assert_eq!(read_task(&store, "t1").await, stopped);

@@ -105,24 +105,57 @@ fn set_ports(resources: &mut Vec<Resource>, name: &str, ports: &BTreeSet<u16>) {
     resources.push(port_set(name, ports));
 }
 
-/// Subtracts a task's demand from `instance`'s remaining resources and counts it pending.
+/// Subtracts a task's demand from `instance`'s remaining resources and counts it.
+///
+/// As stored, `pendingTasksCount` counts every task that holds a reservation on the instance,
+/// running or not, and `runningTasksCount` stays 0: which of them run is kept apart, in the
+/// markers under [`keys::instance_running_tasks`], and [`with_task_counts`] splits the two
+/// counts when the instance is described.
 pub fn reserve(instance: &mut ContainerInstance, demand: &Demand) {
     adjust(instance, demand, -1);
     instance.pending_tasks_count = Some(instance.pending_tasks_count.unwrap_or(0) + 1);
 }
 
-/// Gives a stopped task's demand back to `instance`. `was_running` says which count held it.
-pub fn release(instance: &mut ContainerInstance, demand: &Demand, was_running: bool) {
+/// Gives a stopped task's demand back to `instance`. The caller also deletes the task's running
+/// marker ([`keys::instance_running_task`]), which is harmless when there is none.
+pub fn release(instance: &mut ContainerInstance, demand: &Demand) {
     adjust(instance, demand, 1);
-    let count =
-        if was_running { &mut instance.running_tasks_count } else { &mut instance.pending_tasks_count };
+    // A record written before running tasks were counted apart may hold the task as running.
+    let count = match instance.pending_tasks_count {
+        Some(pending) if pending > 0 => &mut instance.pending_tasks_count,
+        _ => &mut instance.running_tasks_count,
+    };
     *count = Some((count.unwrap_or(0) - 1).max(0));
 }
 
-/// Moves a task from the pending count to the running count.
-pub fn mark_running(instance: &mut ContainerInstance) {
-    instance.pending_tasks_count = Some((instance.pending_tasks_count.unwrap_or(0) - 1).max(0));
-    instance.running_tasks_count = Some(instance.running_tasks_count.unwrap_or(0) + 1);
+/// The tasks holding a reservation on `instance`, from the counts as stored. Records written
+/// before running tasks were counted apart held those in `runningTasksCount`.
+pub fn reserved_tasks(instance: &ContainerInstance) -> i32 {
+    instance.pending_tasks_count.unwrap_or(0) + instance.running_tasks_count.unwrap_or(0)
+}
+
+/// `instance` with ECS's two counts: `running` of its reserved tasks run, the rest are pending.
+pub fn with_task_counts(mut instance: ContainerInstance, running: usize) -> ContainerInstance {
+    let reserved = reserved_tasks(&instance);
+    let running = i32::try_from(running).unwrap_or(i32::MAX).min(reserved);
+    instance.running_tasks_count = Some(running);
+    instance.pending_tasks_count = Some(reserved - running);
+    instance
+}
+
+/// How many tasks the agent of instance `id` has reported RUNNING that still hold their
+/// reservation (the markers under [`keys::instance_running_tasks`]).
+pub async fn running_tasks(
+    store: &dyn Store,
+    scope: &Scope,
+    cluster: &str,
+    id: &str,
+) -> Result<usize, EcsError> {
+    let markers = store
+        .range(&keys::instance_running_tasks(scope, cluster, id), None, 0)
+        .await
+        .map_err(super::store_error)?;
+    Ok(markers.kvs.len())
 }
 
 fn adjust(instance: &mut ContainerInstance, demand: &Demand, sign: i64) {
@@ -245,7 +278,7 @@ mod tests {
         assert_eq!(integer_of(&remaining, resource::MEMORY), 3488);
         assert_eq!(ports_of(&remaining, resource::PORTS), BTreeSet::from([22, 8080]));
         assert_eq!(instance.pending_tasks_count, Some(1));
-        release(&mut instance, &demand, false);
+        release(&mut instance, &demand);
         let remaining = instance.remaining_resources.clone().unwrap_or_default();
         assert_eq!(integer_of(&remaining, resource::CPU), 2048);
         assert_eq!(ports_of(&remaining, resource::PORTS), BTreeSet::from([22]));

@@ -282,7 +282,7 @@ fn decide_on_snapshot(
     }
     let busy = snapshot.busy();
     let (placements, failures) =
-        berth_scheduler::place_avoiding(&snapshot.views, &snapshot.prepared, &busy, request);
+        berth_scheduler::place_in(&snapshot.views, &snapshot.prepared, &busy, request);
     let mut chosen_entries: Vec<InstanceEntry> = Vec::new();
     let mut positions: HashMap<usize, usize> = HashMap::new();
     let chosen = placements

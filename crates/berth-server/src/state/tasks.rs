@@ -80,6 +80,13 @@ pub struct Assignment {
     pub desired_status: String,
     /// The task record's version when this was written.
     pub version: i64,
+    /// The task as its agent is sent it ([`TaskRecord::desired`]). It is here so that a session
+    /// pushes a change straight from the store's watch event, as stored, instead of reading,
+    /// decoding and encoding the task record again for every task it is sent: that was a
+    /// third of an agent session's work. Entries written before it was kept have none, and the
+    /// session reads the task record for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredTask>,
 }
 
 /// The lifecycle statuses in order: a task only ever moves forward through them.
@@ -141,6 +148,7 @@ impl TaskRecord {
         Assignment {
             desired_status: self.task.desired_status.clone().unwrap_or_else(|| "RUNNING".to_string()),
             version: self.task.version.unwrap_or(0),
+            desired: Some(self.desired()),
         }
     }
 }
@@ -177,9 +185,10 @@ pub enum ReportOutcome {
 /// How often a report retries when its records keep changing under it.
 const MAX_ATTEMPTS: usize = 64;
 
-/// Applies an agent's report of a task on `instance_id` to the task record, and to the instance
-/// record when the task reached RUNNING (counts) or STOPPED (its resources come back), in one
-/// transaction. Statuses only move forward, so a late or repeated report changes nothing.
+/// Applies an agent's report of a task on `instance_id` to the task record, with the task's
+/// running marker when it reached RUNNING, and with the instance record when it reached STOPPED
+/// (its resources come back), in one transaction. Statuses only move forward, so a late or
+/// repeated report changes nothing.
 pub async fn apply_report(
     store: &dyn Store,
     scope: &Scope,
@@ -200,7 +209,6 @@ pub async fn apply_report(
         {
             return Ok(ReportOutcome::Unknown);
         }
-        let instance = records::get::<ContainerInstanceRecord>(store, &instance_key).await?;
         let before = task.clone();
         merge_report(&mut task, report, now());
         if task == before {
@@ -215,34 +223,31 @@ pub async fn apply_report(
             return Ok(ReportOutcome::Applied(Box::new(task)));
         }
         let mut txn = Txn::new().when(Compare::unchanged(&task_key, task_revision));
+        let stopped = task.task.last_status.as_deref() == Some("STOPPED");
         let reached_running = !before.counted_running
             && lifecycle_rank(task.task.last_status.as_deref().unwrap_or_default())
                 >= lifecycle_rank("RUNNING")
-            && !task.released;
-        let stopped = task.task.last_status.as_deref() == Some("STOPPED");
-        if let Some(Record { value: mut instance, revision }) = instance {
-            let mut changed = false;
-            if stopped && !task.released {
-                container_instances::release(
-                    &mut instance.instance,
-                    &task.reservation.demand(),
-                    before.counted_running,
-                );
-                task.released = true;
-                changed = true;
-            } else if reached_running && !stopped {
-                container_instances::mark_running(&mut instance.instance);
-                task.counted_running = true;
-                changed = true;
-            }
-            if changed {
+            && !task.released
+            && !stopped;
+        let running_marker = keys::instance_running_task(scope, cluster, instance_id, task.id());
+        if stopped && !task.released {
+            // The task's resources go back to its instance in the same transaction.
+            if let Some(Record { value: mut instance, revision }) =
+                records::get::<ContainerInstanceRecord>(store, &instance_key).await?
+            {
+                container_instances::release(&mut instance.instance, &task.reservation.demand());
                 instance.instance.version = Some(instance.instance.version.unwrap_or(0) + 1);
                 txn = txn
                     .when(Compare::unchanged(&instance_key, revision))
                     .then(Op::put(&instance_key, encode(&instance)?));
             }
-        } else if stopped {
+            txn = txn.then(Op::delete(&running_marker));
             task.released = true;
+        } else if reached_running {
+            // Counted by a marker beside the instance, not in its record: see
+            // `keys::instance_running_tasks`.
+            txn = txn.then(Op::put(&running_marker, Vec::new()));
+            task.counted_running = true;
         }
         let index_key = keys::instance_task(scope, cluster, instance_id, task.id());
         txn = txn.then(Op::put(&task_key, encode(&task)?));

@@ -111,6 +111,21 @@ pub async fn read(server: &TestServer, cluster: &str, id: &str) -> ContainerInst
         .value
 }
 
+/// Instance `id`'s `(pendingTasksCount, runningTasksCount)` as DescribeContainerInstances
+/// shows them.
+pub async fn task_counts(server: &TestServer, cluster: &str, id: &str) -> (i32, i32) {
+    let described = server
+        .client
+        .describe_container_instances()
+        .cluster(cluster)
+        .container_instances(id)
+        .send()
+        .await
+        .expect("instance described");
+    let instance = &described.container_instances()[0];
+    (instance.pending_tasks_count(), instance.running_tasks_count())
+}
+
 /// Changes instance `id` of `cluster` in place.
 pub async fn modify(
     server: &TestServer,

@@ -45,7 +45,9 @@ pub async fn handle(
         Updated::Missing => Err(not_found()),
         Updated::Done(record) => {
             tracing::info!(%cluster, %id, force, "container instance deregistered");
-            Ok(DeregisterContainerInstanceResponse { container_instance: Some(super::view(&record, &[])) })
+            Ok(DeregisterContainerInstanceResponse {
+                container_instance: Some(super::view(&ctx, &record, &[]).await?),
+            })
         }
     }
 }

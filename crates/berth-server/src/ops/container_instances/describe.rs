@@ -30,7 +30,7 @@ pub async fn handle(
     let mut failures = Vec::new();
     for reference in references {
         match super::find(&ctx, &cluster, reference).await? {
-            Some(record) => instances.push(super::view(&record, &include)),
+            Some(record) => instances.push(super::view(&ctx, &record, &include).await?),
             None => failures.push(Failure {
                 arn: Some(super::reference_arn(&ctx, &cluster, reference)),
                 reason: Some("MISSING".into()),

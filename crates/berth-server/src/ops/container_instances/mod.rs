@@ -133,12 +133,23 @@ pub fn check_include(include: &[String]) -> Result<(), EcsError> {
     Ok(())
 }
 
-/// The instance as responses show it: its tags only with `TAGS`, its health only with
-/// `CONTAINER_INSTANCE_HEALTH`. Berth runs no instance health checks of its own yet, so an instance
-/// whose health nobody has reported says so: `INSUFFICIENT_DATA`.
-pub fn view(record: &ContainerInstanceRecord, include: &[String]) -> ContainerInstance {
+/// The instance as responses show it: its running and pending task counts, its tags only with
+/// `TAGS`, its health only with `CONTAINER_INSTANCE_HEALTH`. Berth runs no instance health checks
+/// of its own yet, so an instance whose health nobody has reported says so: `INSUFFICIENT_DATA`.
+pub async fn view(
+    ctx: &Ctx,
+    record: &ContainerInstanceRecord,
+    include: &[String],
+) -> Result<ContainerInstance, EcsError> {
+    let arn = record.instance.container_instance_arn.as_deref().unwrap_or_default();
+    let id = arn.rsplit('/').next().unwrap_or_default();
+    let running = state::running_tasks(&*ctx.store, &ctx.scope, &record.cluster, id).await?;
+    Ok(with_fields(state::with_task_counts(record.instance.clone(), running), include))
+}
+
+/// The optional parts of an instance as `include` asks for them.
+fn with_fields(mut instance: ContainerInstance, include: &[String]) -> ContainerInstance {
     let wants = |field: &str| include.iter().any(|f| f == field);
-    let mut instance = record.instance.clone();
     instance.tags = Some(if wants("TAGS") { instance.tags.unwrap_or_default() } else { Vec::new() });
     instance.health_status = if wants("CONTAINER_INSTANCE_HEALTH") {
         Some(instance.health_status.unwrap_or_else(|| ContainerInstanceHealthStatus {

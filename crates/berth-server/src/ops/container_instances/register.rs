@@ -46,7 +46,9 @@ pub async fn handle(
     let cluster = clusters::name_of(&ctx, input.cluster.as_deref())?;
     let registration = Registration::check(&ctx, &cluster, input)?;
     let record = registration.commit(&ctx).await?;
-    Ok(RegisterContainerInstanceResponse { container_instance: Some(super::view(&record, &["TAGS".into()])) })
+    Ok(RegisterContainerInstanceResponse {
+        container_instance: Some(super::view(&ctx, &record, &["TAGS".into()]).await?),
+    })
 }
 
 /// A checked registration request.

@@ -63,7 +63,7 @@ pub async fn handle(
                     Some("The container instance is deregistered; its status can no longer change.".into()),
                 ))
             }
-            Updated::Done(record) => instances.push(super::view(&record, &[])),
+            Updated::Done(record) => instances.push(super::view(&ctx, &record, &[]).await?),
         }
     }
     Ok(UpdateContainerInstancesStateResponse {

@@ -130,14 +130,13 @@ fn transaction(
         if let (Some(id), Some(Record { value: mut record, revision })) = (task.instance_id.clone(), instance)
             && !task.released
         {
-            container_instances::release(
-                &mut record.instance,
-                &task.reservation.demand(),
-                task.counted_running,
-            );
+            container_instances::release(&mut record.instance, &task.reservation.demand());
             record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
             let key = instance_key(ctx, &task, &id);
-            txn = txn.when(Compare::unchanged(&key, revision)).then(Op::put(&key, encode(&record)?));
+            txn = txn
+                .when(Compare::unchanged(&key, revision))
+                .then(Op::put(&key, encode(&record)?))
+                .then(Op::delete(keys::instance_running_task(&ctx.scope, &task.cluster, &id, task.id())));
         }
         task.released = true;
     }

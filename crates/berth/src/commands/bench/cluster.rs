@@ -22,7 +22,7 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::server_process::{ServerProcess, rss_mib};
+use super::server_process::{ServerProcess, cpu_seconds, rss_mib};
 use super::simulated_agents::{SimulatedAgents, call};
 
 /// Flags of `berth bench cluster`.
@@ -93,6 +93,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     );
     let peak = Arc::new(Peak::default());
     let sampler = tokio::spawn(sample_memory(peak.clone(), server.clone(), agents.pid()));
+    let cpu_before = (server.cpu_seconds(), agents.pid().and_then(cpu_seconds));
     let started = Instant::now();
     let submitted = submit(&client, &args).await?;
     let submit_elapsed = started.elapsed();
@@ -106,6 +107,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     );
     wait_running(&client, submitted.placed).await?;
     let elapsed = started.elapsed();
+    let cpu_after = (server.cpu_seconds(), agents.pid().and_then(cpu_seconds));
     sampler.abort();
     let (server_rss, agents_rss) = peak.read().await;
 
@@ -118,6 +120,8 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         p99: percentile_ms(&submitted.latencies_us, 99.0),
         server_rss,
         agents_rss,
+        server_cpu: cpu_after.0.zip(cpu_before.0).map(|(after, before)| after - before),
+        agents_cpu: cpu_after.1.zip(cpu_before.1).map(|(after, before)| after - before),
     };
     figures.print(&args);
     if submitted.placed < args.tasks {
@@ -246,6 +250,10 @@ struct Figures {
     p99: f64,
     server_rss: f64,
     agents_rss: f64,
+    /// CPU seconds the server and the agents' process used from the first RunTask until all
+    /// tasks ran (unknown where /proc cannot tell).
+    server_cpu: Option<f64>,
+    agents_cpu: Option<f64>,
 }
 
 impl Figures {
@@ -260,6 +268,11 @@ impl Figures {
         );
         println!("RunTask latency: p50 {:.1} ms, p99 {:.1} ms", self.p50, self.p99);
         println!("peak RSS: server {:.0} MiB, agents {:.0} MiB", self.server_rss, self.agents_rss);
+        let per_task_us = |cpu: Option<f64>| cpu.map(|s| s * 1e6 / self.tasks.max(1) as f64);
+        let (server_us, agents_us) = (per_task_us(self.server_cpu), per_task_us(self.agents_cpu));
+        if let (Some(server), Some(agents)) = (server_us, agents_us) {
+            println!("CPU per task: server {server:.0} µs, agents {agents:.0} µs");
+        }
         if args.json {
             let round = |v: f64| (v * 10.0).round() / 10.0;
             println!(
@@ -276,6 +289,8 @@ impl Figures {
                     "server_rss_mib": round(self.server_rss),
                     "agents_rss_mib": round(self.agents_rss),
                     "registration_sec": round(self.registration.as_secs_f64()),
+                    "server_cpu_us_per_task": server_us.map(f64::round),
+                    "agents_cpu_us_per_task": agents_us.map(f64::round),
                 })
             );
         }

@@ -47,10 +47,31 @@ impl ServerProcess {
         bail!("berth server did not start listening on {} within 20 s", self.addr)
     }
 
+    /// The server's CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(self.child.id())
+    }
+
     /// The server's resident set size in MiB, from /proc.
     pub fn rss_mib(&self) -> Option<f64> {
         rss_mib(self.child.id())
     }
+}
+
+/// The CPU time a process has used so far (user and system, all threads), in seconds, from
+/// /proc: how much of the machine a benchmark's figure cost, which a loaded machine does not
+/// change as much as it changes the elapsed time.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name, in parentheses, may hold spaces: the fields that follow come after the
+    // last ')'. utime and stime are the 14th and 15th fields, the 12th and 13th after it.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    // /proc counts in USER_HZ, which Linux fixes at 100 on every architecture it exports it.
+    const USER_HZ: f64 = 100.0;
+    Some((user + system) / USER_HZ)
 }
 
 /// A process's resident set size in MiB, from /proc.
