@@ -48,8 +48,8 @@ impl EcsClient {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             region,
             // An agent calls the API a few times and then talks over its session, so an idle
-            // connection is let go soon: kept for the default 90 s, the connections of thousands
-            // of simulated instances held a third of the server's memory.
+            // connection is let go soon: kept for the default 90 s, thousands of simulated
+            // instances doubled the connections (and their buffers) the server holds.
             http: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(IDLE_CONNECTION)
                 .pool_timer(TokioTimer::new())

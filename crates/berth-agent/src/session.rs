@@ -19,7 +19,7 @@ use crate::host::AGENT_VERSION;
 /// How often the agent pings the server.
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 /// The session's WebSocket read buffer. The library's default, 128 KiB, is zeroed on every
-/// read: with thousands of simulated instances in one process that was a quarter of the
+/// read: with thousands of simulated instances in one process that was about an eighth of the
 /// process's CPU, for messages of a few KiB (longer ones still arrive whole; the buffer grows).
 const READ_BUFFER: usize = 8 * 1024;
 
