@@ -30,6 +30,14 @@ pub struct ContainerInstanceRecord {
     pub disconnected_at: Option<f64>,
 }
 
+impl ContainerInstanceRecord {
+    /// The instance's id: the last segment of its ARN, as in its key.
+    pub fn id(&self) -> &str {
+        let arn = self.instance.container_instance_arn.as_deref().unwrap_or_default();
+        arn.rsplit('/').next().unwrap_or_default()
+    }
+}
+
 /// The resource names ECS uses.
 pub mod resource {
     /// CPU units, an INTEGER.

@@ -6,6 +6,7 @@ use berth_api::model::{DeregisterContainerInstanceRequest, DeregisterContainerIn
 use super::{INACTIVE, Updated};
 use crate::Ctx;
 use crate::ops::required;
+use crate::state::container_instances;
 
 /// Handles DeregisterContainerInstance: the instance becomes INACTIVE, which is final; it is kept
 /// for DescribeContainerInstances. An instance that still has tasks (pending or running) is only
@@ -30,7 +31,7 @@ pub async fn handle(
         if instance.status.as_deref() == Some(INACTIVE) {
             return Ok(false);
         }
-        let tasks = instance.running_tasks_count.unwrap_or(0) + instance.pending_tasks_count.unwrap_or(0);
+        let tasks = container_instances::reserved_tasks(instance);
         if tasks > 0 && !force {
             return Err(EcsError::invalid_parameter(format!(
                 "Found {tasks} running or pending tasks on container instance {reference}: stop them \

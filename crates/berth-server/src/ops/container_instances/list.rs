@@ -113,9 +113,7 @@ impl Listed<'_> {
 
     /// The tasks on an instance that have not stopped, as the query language sees them.
     async fn tasks_of(&self, record: &ContainerInstanceRecord) -> Result<Vec<TaskView>, EcsError> {
-        let arn = record.instance.container_instance_arn.as_deref().unwrap_or_default();
-        let id = arn.rsplit('/').next().unwrap_or_default();
-        let assigned = tasks::assigned(&*self.ctx.store, &self.ctx.scope, self.cluster, id).await?;
+        let assigned = tasks::assigned(&*self.ctx.store, &self.ctx.scope, self.cluster, record.id()).await?;
         Ok(assigned
             .into_iter()
             .filter(|task| task.task.last_status.as_deref() != Some("STOPPED"))

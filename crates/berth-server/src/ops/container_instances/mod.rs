@@ -141,9 +141,7 @@ pub async fn view(
     record: &ContainerInstanceRecord,
     include: &[String],
 ) -> Result<ContainerInstance, EcsError> {
-    let arn = record.instance.container_instance_arn.as_deref().unwrap_or_default();
-    let id = arn.rsplit('/').next().unwrap_or_default();
-    let running = state::running_tasks(&*ctx.store, &ctx.scope, &record.cluster, id).await?;
+    let running = state::running_tasks(&*ctx.store, &ctx.scope, &record.cluster, record.id()).await?;
     Ok(with_fields(state::with_task_counts(record.instance.clone(), running), include))
 }
 
