@@ -1,7 +1,7 @@
 //! The agent's side of the session: connect, say hello with every task, apply what the server
 //! wants, send reports, keep the connection alive, and reconnect with backoff and jitter.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use berth_api::agent_protocol::{AgentMessage, ServerMessage, TaskReport};
@@ -120,7 +120,7 @@ where
     let hello = AgentMessage::Hello { agent_version: AGENT_VERSION.to_string(), tasks: engine.snapshot() };
     send(&mut sink, &hello).await?;
     let mut seq: u64 = 0;
-    let mut unacknowledged: HashMap<u64, (String, String)> = HashMap::new();
+    let mut unacknowledged: BTreeMap<u64, (String, String)> = BTreeMap::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     let mut last_heard = Instant::now();
     // Reports waiting for the end of their window, and when it ends.
@@ -143,7 +143,9 @@ where
                             }
                         }
                         Ok(ServerMessage::Ack { seq }) => {
-                            if let Some((task_arn, status)) = unacknowledged.remove(&seq) {
+                            // Cumulative: every report up to `seq` is stored.
+                            let later = unacknowledged.split_off(&seq.saturating_add(1));
+                            for (task_arn, status) in std::mem::replace(&mut unacknowledged, later).into_values() {
                                 engine.acknowledge(&task_arn, &status);
                             }
                         }

@@ -31,9 +31,13 @@ pub enum ServerMessage {
         /// The tasks.
         tasks: Vec<DesiredTask>,
     },
-    /// The server has stored the agent's report with this sequence number.
+    /// The server has stored every report of this session up to and including the one with
+    /// this sequence number (it applies a session's reports in order). The server may wait a
+    /// little before acknowledging a report that is not STOPPED, so that one ack covers several
+    /// or rides with a push; a STOPPED report, whose cleanup waits for it, is acknowledged at
+    /// once.
     Ack {
-        /// The report's sequence number.
+        /// The highest sequence number stored.
         seq: u64,
     },
     /// The server refuses the session (unknown or deregistered instance); the agent should not

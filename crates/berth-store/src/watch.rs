@@ -9,12 +9,14 @@
 //!   falls so far behind that its position leaves the ring gets [`StoreError::Compacted`] and
 //!   must re-list, and memory stays bounded by the ring's size;
 //! - a publish wakes only the waiting watchers whose prefix one of its events falls under (the
-//!   hub indexes them by prefix), and tells each where the first such event is. A control plane
-//!   holds a watch per agent session, thousands of them, each on its own instance's prefix:
-//!   waking them all on every commit to scan events that are not theirs cost more than the rest
-//!   of the server together. A watcher left waiting has, by construction, nothing in the events
-//!   published since it started waiting, so when it runs again it skips them, and their leaving
-//!   the ring is no reason to report it compacted.
+//!   hub indexes them by prefix), and tells each exactly which of the published events are
+//!   for it. A control plane holds a watch per agent session, thousands of them, each on its own
+//!   instance's prefix: waking them all on every commit to scan events that are not theirs cost
+//!   more than the rest of the server together, and so did each woken watcher scanning the rest
+//!   of a batch of hundreds of events for the one or two that were its own. A watcher left
+//!   waiting has, by construction, nothing in the events published since it started waiting, so
+//!   when it runs again it skips them, and their leaving the ring is no reason to report it
+//!   compacted.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::pin::Pin;
@@ -67,11 +69,19 @@ struct HubState {
     /// How many waiting watchers have a prefix of each length: the lengths at which an event's
     /// key is looked up in `by_prefix`.
     lengths: BTreeMap<usize, usize>,
-    /// Where each watcher woken by a publish may resume: the sequence number of the first event
-    /// under its prefix (everything between where it waited and there was not for it).
-    resume_at: HashMap<u64, u64>,
+    /// What each watcher woken by a publish (or by closing) resumes with.
+    resume_at: HashMap<u64, Resume>,
     next_watcher: u64,
     closed: bool,
+}
+
+/// Where a woken watcher resumes: the events of the publish that woke it that are under its
+/// prefix, by sequence number, and the end of that publish. Everything else from where it waited
+/// up to `end` was looked at by the publish and was not for it.
+#[derive(Default)]
+struct Resume {
+    seqs: Vec<u64>,
+    end: u64,
 }
 
 /// A watcher waiting for an event under its prefix.
@@ -111,21 +121,22 @@ impl HubState {
         Some(waiter.waker)
     }
 
-    /// Wakes the waiting watchers whose prefix `key` falls under, telling them that the event at
-    /// `seq` is the first for them.
-    fn wake_for(&mut self, key: &str, seq: u64, wakers: &mut Vec<Waker>) {
+    /// Notes the event at `seq` for every waiting watcher whose prefix `key` falls under; a
+    /// watcher noted for the first time in this publish goes into `woken`. The watchers stay
+    /// waiting until the publish ends, so that every later event of it for them is noted too.
+    fn note_for_waiters(&mut self, key: &str, seq: u64, woken: &mut Vec<u64>) {
         if self.waiting.is_empty() {
             return;
         }
-        let lengths: Vec<usize> = self.lengths.range(..=key.len()).map(|(length, _)| *length).collect();
-        for length in lengths {
-            let Some(prefix) = key.get(..length) else { continue };
-            let Some(ids) = self.by_prefix.get(prefix).cloned() else { continue };
-            for id in ids {
-                if let Some(waker) = self.remove_waiter(id) {
-                    self.resume_at.insert(id, seq);
-                    wakers.push(waker);
-                }
+        let HubState { lengths, by_prefix, resume_at, .. } = self;
+        for length in lengths.range(..=key.len()).map(|(length, _)| *length) {
+            let Some(ids) = key.get(..length).and_then(|prefix| by_prefix.get(prefix)) else { continue };
+            for &id in ids {
+                let resume = resume_at.entry(id).or_insert_with(|| {
+                    woken.push(id);
+                    Resume::default()
+                });
+                resume.seqs.push(seq);
             }
         }
     }
@@ -157,13 +168,21 @@ impl Hub {
         let mut wakers: Vec<Waker> = Vec::new();
         {
             let mut state = lock(&self.state);
+            let mut woken = Vec::new();
             for (revision, events) in commits {
                 state.current = revision;
                 for event in events {
                     let seq = state.end_seq();
-                    state.wake_for(&event.kv.key, seq, &mut wakers);
+                    state.note_for_waiters(&event.kv.key, seq, &mut woken);
                     state.ring.push_back(Arc::new(event));
                 }
+            }
+            let end = state.end_seq();
+            for id in woken {
+                if let Some(resume) = state.resume_at.get_mut(&id) {
+                    resume.end = end;
+                }
+                wakers.extend(state.remove_waiter(id));
             }
             while state.ring.len() > state.capacity {
                 let Some(evicted) = state.ring.pop_front() else {
@@ -187,7 +206,7 @@ impl Hub {
             let (ids, end) = (state.waiting.keys().copied().collect::<Vec<_>>(), state.end_seq());
             ids.into_iter()
                 .filter_map(|id| {
-                    state.resume_at.insert(id, end);
+                    state.resume_at.insert(id, Resume { seqs: Vec::new(), end });
                     state.remove_waiter(id)
                 })
                 .collect()
@@ -278,8 +297,18 @@ impl WatchStream {
             self.cursor = self.cursor.max(state.end_seq());
         }
         if let Some(resume) = state.resume_at.remove(&self.id) {
-            // Woken by a publish: the events before the first one for it were not for it.
-            self.cursor = self.cursor.max(resume);
+            // Woken by a publish, which named the events that were for it: take those, and go
+            // on after the publish.
+            match resume.seqs.first() {
+                Some(&first) if first < state.front_seq => self.cursor = self.cursor.max(first),
+                _ => {
+                    let after = self.after;
+                    let front = state.front_seq;
+                    let events = resume.seqs.iter().filter_map(|seq| state.ring.get((seq - front) as usize));
+                    self.ready.extend(events.filter(|e| e.revision() > after).cloned());
+                    self.cursor = self.cursor.max(resume.end);
+                }
+            }
         }
         if self.cursor < state.front_seq {
             let (requested, oldest) = (self.seen_through, state.history_start);
@@ -439,6 +468,34 @@ mod tests {
         for revision in 1..=3 {
             assert_eq!(all.next().await.unwrap().unwrap().revision(), revision);
         }
+    }
+
+    #[tokio::test]
+    async fn a_woken_watcher_gets_every_event_of_the_publish_for_it_and_what_came_after() {
+        let hub = Arc::new(Hub::new(0, 100));
+        let mut a = hub.subscribe("/i/a/", None).unwrap();
+        assert!(poll_counting(&mut a).0.is_pending());
+        let batch = vec![event("/i/b/1", 1), event("/i/a/1", 1), event("/i/b/2", 1), event("/i/a/2", 1)];
+        hub.publish([(1, batch), (2, vec![event("/i/c/1", 2), event("/i/a/3", 2)])]);
+        // Published after the wake and before the poll: the watcher is not waiting, so this
+        // publish notes nothing for it, and it must read it from the ring.
+        hub.publish([(3, vec![event("/i/b/3", 3), event("/i/a/4", 3)])]);
+        let mut keys = Vec::new();
+        for _ in 0..4 {
+            keys.push(a.next().await.unwrap().unwrap().kv.key);
+        }
+        assert_eq!(keys, ["/i/a/1", "/i/a/2", "/i/a/3", "/i/a/4"]);
+        assert_eq!(a.seen_through(), 3);
+        assert!(poll_counting(&mut a).0.is_pending());
+    }
+
+    #[tokio::test]
+    async fn a_woken_watcher_whose_events_left_the_ring_is_compacted() {
+        let hub = Arc::new(Hub::new(0, 2));
+        let mut a = hub.subscribe("/a", None).unwrap();
+        assert!(poll_counting(&mut a).0.is_pending());
+        hub.publish([(1, vec![event("/a", 1)]), (2, vec![event("/b", 2)]), (3, vec![event("/b", 3)])]);
+        assert!(matches!(a.next().await, Some(Err(StoreError::Compacted { .. }))));
     }
 
     #[tokio::test]

@@ -34,7 +34,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EcsError> {
     serde_json::to_vec(value).map_err(|err| EcsError::server(format!("failed to encode a record: {err}")))
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, EcsError> {
+pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, EcsError> {
     serde_json::from_slice(bytes).map_err(|err| {
         tracing::error!(key, %err, "stored record does not decode");
         EcsError::server(format!("The record at {key} is unreadable."))

@@ -48,8 +48,9 @@ pub struct InstanceEntry {
     pub key: String,
     /// The revision that last wrote the record.
     pub revision: Revision,
-    /// The record.
-    pub record: ContainerInstanceRecord,
+    /// The record, shared: a placement copies the entries it chose out of the snapshot, and
+    /// copying each record whole was a visible share of RunTask's time.
+    pub record: Arc<ContainerInstanceRecord>,
 }
 
 /// Reads every container instance record of a cluster, in key order.
@@ -72,7 +73,7 @@ pub async fn load_instances(
             id: id.to_string(),
             key: kv.key.clone(),
             revision: kv.mod_revision,
-            record,
+            record: Arc::new(record),
         });
     }
     Ok(entries)
@@ -211,7 +212,7 @@ pub async fn place_and_commit(
         if decision.chosen.is_empty() {
             return Ok(Outcome::Placed { tasks: Vec::new(), failures: decision.failures });
         }
-        let (txn, tasks) = transaction(scope, cluster, request, &instances, &decision, build, claim)?;
+        let (txn, tasks, _) = transaction(scope, cluster, request, &instances, &decision, build, claim)?;
         if commit(store, txn).await?.is_some() {
             return Ok(Outcome::Placed { tasks, failures: decision.failures });
         }
@@ -257,8 +258,10 @@ pub async fn place_by_engine(
         if decision.chosen.is_empty() {
             return Ok(Outcome::Placed { tasks: Vec::new(), failures: decision.failures });
         }
-        let (txn, tasks) = transaction(scope, cluster, request, &instances, &decision, build, claim)?;
-        if commit(&**store, txn).await?.is_some() {
+        let (txn, tasks, charged) =
+            transaction(scope, cluster, request, &instances, &decision, build, claim)?;
+        if let Some(revision) = commit(&**store, txn).await? {
+            snapshot::learn(&snapshot, revision, charged);
             return Ok(Outcome::Placed { tasks, failures: decision.failures });
         }
         tracing::debug!(cluster, "placement raced another writer; deciding again");
@@ -384,7 +387,8 @@ fn decide_on_instances(
             });
             continue;
         };
-        let record = working.entry(index).or_insert_with(|| instances[index].record.clone());
+        let record =
+            working.entry(index).or_insert_with(|| ContainerInstanceRecord::clone(&instances[index].record));
         let (placed, refusals) =
             berth_scheduler::place(&[container_instances::view(record, Vec::new())], &single);
         if placed.is_empty() {
@@ -398,6 +402,8 @@ fn decide_on_instances(
 }
 
 /// The one transaction of a placement: the tasks, their assignments, the instances charged.
+/// Returns it with the task records and the charged instances' entries as it writes them (their
+/// revisions still the ones compared).
 fn transaction(
     scope: &Scope,
     cluster: &str,
@@ -406,14 +412,14 @@ fn transaction(
     decision: &Decision,
     build: &mut BuildTask<'_>,
     claim: Option<&Claim<'_>>,
-) -> Result<(Txn, Vec<TaskRecord>), EcsError> {
+) -> Result<(Txn, Vec<TaskRecord>, Vec<InstanceEntry>), EcsError> {
     let mut txn = Txn::new();
     let mut charged: BTreeMap<usize, ContainerInstanceRecord> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(decision.chosen.len());
     for &index in &decision.chosen {
         let entry = &instances[index];
         let task = build(entry)?;
-        let record = charged.entry(index).or_insert_with(|| entry.record.clone());
+        let record = charged.entry(index).or_insert_with(|| ContainerInstanceRecord::clone(&entry.record));
         container_instances::reserve(&mut record.instance, &request.demand);
         let task_key = keys::task(scope, cluster, task.id());
         txn = txn.when(Compare::absent(&task_key)).then(Op::put(&task_key, encode(&task)?)).then(Op::put(
@@ -422,18 +428,26 @@ fn transaction(
         ));
         tasks.push(task);
     }
+    let mut written = Vec::with_capacity(charged.len());
     for (index, mut record) in charged {
         let entry = &instances[index];
         record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
         txn = txn
             .when(Compare::unchanged(&entry.key, entry.revision))
             .then(Op::put(&entry.key, encode(&record)?));
+        let record = Arc::new(record);
+        written.push(InstanceEntry {
+            id: entry.id.clone(),
+            key: entry.key.clone(),
+            revision: entry.revision,
+            record,
+        });
     }
     if let Some(claim) = claim {
         let value = (claim.value)(&tasks, &decision.failures)?;
         txn = txn.when(Compare::absent(&claim.key)).then(Op::put(&claim.key, value));
     }
-    Ok((txn, tasks))
+    Ok((txn, tasks, written))
 }
 
 fn failure(refusal: berth_scheduler::Failure) -> Failure {

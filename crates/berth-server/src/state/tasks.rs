@@ -174,10 +174,10 @@ pub async fn assigned(
 }
 
 /// What became of an agent's report.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportOutcome {
     /// The task record now reflects the report.
-    Applied(Box<TaskRecord>),
+    Applied,
     /// No task of that ARN is assigned to this instance: the agent should stop it.
     Unknown,
 }
@@ -189,6 +189,11 @@ const MAX_ATTEMPTS: usize = 64;
 /// running marker when it reached RUNNING, and with the instance record when it reached STOPPED
 /// (its resources come back), in one transaction. Statuses only move forward, so a late or
 /// repeated report changes nothing.
+///
+/// Whether the report changed anything is told by the record's encoding: the merged record is
+/// encoded for the write anyway, and equal bytes mean an equal record (the shapes hold no hash
+/// maps, so encoding is deterministic), which spares every report a copy of the whole record to
+/// compare against.
 pub async fn apply_report(
     store: &dyn Store,
     scope: &Scope,
@@ -197,41 +202,42 @@ pub async fn apply_report(
     report: &TaskReport,
 ) -> Result<ReportOutcome, EcsError> {
     let task_key = keys::task(scope, cluster, id_of(&report.task_arn));
-    let instance_key = keys::container_instance(scope, cluster, instance_id);
     for _ in 0..MAX_ATTEMPTS {
-        let Some(Record { value: mut task, revision: task_revision }) =
-            records::get::<TaskRecord>(store, &task_key).await?
-        else {
+        let Some(stored) = store.get(&task_key).await.map_err(super::store_error)? else {
             return Ok(ReportOutcome::Unknown);
         };
+        let mut task: TaskRecord = records::decode(&task_key, &stored.value)?;
         if task.instance_id.as_deref() != Some(instance_id)
             || task.task.task_arn.as_deref() != Some(report.task_arn.as_str())
         {
             return Ok(ReportOutcome::Unknown);
         }
-        let before = task.clone();
         merge_report(&mut task, report, now());
-        if task == before {
-            if report.status == "STOPPED" && task.task.last_status.as_deref() == Some("STOPPED") {
-                // Stopped without its agent (its instance was lost): the agent's own STOPPED
-                // report is what takes the task off the instance's index.
-                let index_key = keys::instance_task(scope, cluster, instance_id, task.id());
-                if records::get::<serde_json::Value>(store, &index_key).await?.is_some() {
-                    commit(store, Txn::new().then(Op::delete(&index_key))).await?;
-                }
-            }
-            return Ok(ReportOutcome::Applied(Box::new(task)));
-        }
-        let mut txn = Txn::new().when(Compare::unchanged(&task_key, task_revision));
         let stopped = task.task.last_status.as_deref() == Some("STOPPED");
-        let reached_running = !before.counted_running
+        let release = stopped && !task.released;
+        let reached_running = !task.counted_running
             && lifecycle_rank(task.task.last_status.as_deref().unwrap_or_default())
                 >= lifecycle_rank("RUNNING")
             && !task.released
             && !stopped;
-        let running_marker = keys::instance_running_task(scope, cluster, instance_id, task.id());
-        if stopped && !task.released {
+        task.released |= release;
+        task.counted_running |= reached_running;
+        let encoded = encode(&task)?;
+        if encoded == stored.value {
+            if report.status == "STOPPED" && stopped {
+                // Stopped without its agent (its instance was lost): the agent's own STOPPED
+                // report is what takes the task off the instance's index.
+                let index_key = keys::instance_task(scope, cluster, instance_id, task.id());
+                if store.get(&index_key).await.map_err(super::store_error)?.is_some() {
+                    commit(store, Txn::new().then(Op::delete(&index_key))).await?;
+                }
+            }
+            return Ok(ReportOutcome::Applied);
+        }
+        let mut txn = Txn::new().when(Compare::unchanged(&task_key, stored.mod_revision));
+        if release {
             // The task's resources go back to its instance in the same transaction.
+            let instance_key = keys::container_instance(scope, cluster, instance_id);
             if let Some(Record { value: mut instance, revision }) =
                 records::get::<ContainerInstanceRecord>(store, &instance_key).await?
             {
@@ -241,21 +247,23 @@ pub async fn apply_report(
                     .when(Compare::unchanged(&instance_key, revision))
                     .then(Op::put(&instance_key, encode(&instance)?));
             }
-            txn = txn.then(Op::delete(&running_marker));
-            task.released = true;
-        } else if reached_running {
-            // Counted by a marker beside the instance, not in its record: see
-            // `keys::instance_running_tasks`.
-            txn = txn.then(Op::put(&running_marker, Vec::new()));
-            task.counted_running = true;
         }
-        let index_key = keys::instance_task(scope, cluster, instance_id, task.id());
-        txn = txn.then(Op::put(&task_key, encode(&task)?));
+        if release || reached_running {
+            // Running tasks are counted by a marker beside the instance, not in its record: see
+            // `keys::instance_running_tasks`.
+            let running_marker = keys::instance_running_task(scope, cluster, instance_id, task.id());
+            txn = txn.then(if release {
+                Op::delete(&running_marker)
+            } else {
+                Op::put(&running_marker, Vec::new())
+            });
+        }
+        txn = txn.then(Op::put(&task_key, encoded));
         if stopped {
-            txn = txn.then(Op::delete(&index_key));
+            txn = txn.then(Op::delete(keys::instance_task(scope, cluster, instance_id, task.id())));
         }
         if commit(store, txn).await?.is_some() {
-            return Ok(ReportOutcome::Applied(Box::new(task)));
+            return Ok(ReportOutcome::Applied);
         }
     }
     Err(EcsError::server("A task's records kept changing while its state change was applied; try again."))

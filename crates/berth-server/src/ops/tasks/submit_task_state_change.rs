@@ -63,7 +63,7 @@ pub async fn handle(
 pub async fn apply(ctx: &Ctx, task: &TaskRecord, report: &TaskReport) -> Result<(), EcsError> {
     let instance = task.instance_id.as_deref().ok_or_else(task_not_found)?;
     match tasks::apply_report(&*ctx.store, &ctx.scope, &task.cluster, instance, report).await? {
-        ReportOutcome::Applied(_) => Ok(()),
+        ReportOutcome::Applied => Ok(()),
         ReportOutcome::Unknown => Err(task_not_found()),
     }
 }
