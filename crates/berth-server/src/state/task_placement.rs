@@ -260,8 +260,9 @@ pub async fn place_by_engine(
         }
         let (txn, tasks, charged) =
             transaction(scope, cluster, request, &instances, &decision, build, claim)?;
+        let expecting = snapshot::Expecting::new(snapshot.clone(), &charged);
         if let Some(revision) = commit(&**store, txn).await? {
-            snapshot::learn(&snapshot, revision, charged);
+            expecting.learn(revision, charged.into_iter().map(|(entry, _)| entry).collect());
             return Ok(Outcome::Placed { tasks, failures: decision.failures });
         }
         tracing::debug!(cluster, "placement raced another writer; deciding again");
@@ -401,9 +402,12 @@ fn decide_on_instances(
     decision
 }
 
+/// An instance a placement charges, as it writes it, and the bytes it writes.
+type Charged = (InstanceEntry, Vec<u8>);
+
 /// The one transaction of a placement: the tasks, their assignments, the instances charged.
 /// Returns it with the task records and the charged instances' entries as it writes them (their
-/// revisions still the ones compared).
+/// revisions still the ones compared), each with its encoding.
 fn transaction(
     scope: &Scope,
     cluster: &str,
@@ -412,7 +416,7 @@ fn transaction(
     decision: &Decision,
     build: &mut BuildTask<'_>,
     claim: Option<&Claim<'_>>,
-) -> Result<(Txn, Vec<TaskRecord>, Vec<InstanceEntry>), EcsError> {
+) -> Result<(Txn, Vec<TaskRecord>, Vec<Charged>), EcsError> {
     let mut txn = Txn::new();
     let mut charged: BTreeMap<usize, ContainerInstanceRecord> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(decision.chosen.len());
@@ -432,16 +436,13 @@ fn transaction(
     for (index, mut record) in charged {
         let entry = &instances[index];
         record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
-        txn = txn
-            .when(Compare::unchanged(&entry.key, entry.revision))
-            .then(Op::put(&entry.key, encode(&record)?));
+        let bytes = encode(&record)?;
+        txn =
+            txn.when(Compare::unchanged(&entry.key, entry.revision)).then(Op::put(&entry.key, bytes.clone()));
         let record = Arc::new(record);
-        written.push(InstanceEntry {
-            id: entry.id.clone(),
-            key: entry.key.clone(),
-            revision: entry.revision,
-            record,
-        });
+        let written_entry =
+            InstanceEntry { id: entry.id.clone(), key: entry.key.clone(), revision: entry.revision, record };
+        written.push((written_entry, bytes));
     }
     if let Some(claim) = claim {
         let value = (claim.value)(&tasks, &decision.failures)?;

@@ -57,6 +57,18 @@ pub(crate) struct Snapshot {
     /// Instances that placements decided on and have not finished committing to, by key, with
     /// how many such placements each has.
     in_flight: HashMap<String, Hold>,
+    /// Instance records that placements in flight are committing, by key, with the bytes they
+    /// write (see [`Snapshot::expect`]).
+    expected: HashMap<String, Vec<Expected>>,
+    /// The ticket of the next placement that expects records.
+    next_ticket: u64,
+}
+
+/// An instance record a placement is committing, and its encoding.
+struct Expected {
+    ticket: u64,
+    bytes: Vec<u8>,
+    record: Arc<ContainerInstanceRecord>,
 }
 
 /// The placements in flight that chose one instance.
@@ -139,6 +151,8 @@ pub(crate) fn of(store: &Arc<dyn Store>, scope: &Scope, cluster: &str) -> Arc<Mu
                 prepared: PreparedCluster::default(),
                 tasks: None,
                 in_flight: HashMap::new(),
+                expected: HashMap::new(),
+                next_ticket: 0,
             }))
         })
         .clone()
@@ -308,7 +322,13 @@ impl Snapshot {
             return Ok(());
         }
         let entry = match event.kind {
-            EventKind::Put => entry_of(&self.instance_prefix, key, &event.kv.value, event.kv.mod_revision)?,
+            EventKind::Put => match self.expected_record(key, &event.kv.value) {
+                Some(record) => {
+                    let id = key.get(self.instance_prefix.len()..).unwrap_or_default().to_string();
+                    Some(InstanceEntry { id, key: key.clone(), revision: event.kv.mod_revision, record })
+                }
+                None => entry_of(&self.instance_prefix, key, &event.kv.value, event.kv.mod_revision)?,
+            },
             EventKind::Delete => None,
         };
         match (self.position(key), entry) {
@@ -346,6 +366,38 @@ impl Snapshot {
             }
         }
         Ok(())
+    }
+
+    /// Notes the instance records a placement is about to commit, with the bytes it writes, so
+    /// that whoever catches up on the commit's events before the placement [`learn`]s them takes
+    /// the records as they are instead of decoding them: with dozens of placements in flight,
+    /// another one usually gets there first. Returns the ticket that [`Snapshot::forget`] takes.
+    /// A record is taken only when the event's bytes are exactly the expected ones, which makes it
+    /// that record whoever wrote it.
+    ///
+    /// [`learn`]: Snapshot::learn
+    pub(crate) fn expect(&mut self, written: &[(InstanceEntry, Vec<u8>)]) -> u64 {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        for (entry, bytes) in written {
+            let expected = Expected { ticket, bytes: bytes.clone(), record: entry.record.clone() };
+            self.expected.entry(entry.key.clone()).or_default().push(expected);
+        }
+        ticket
+    }
+
+    /// Drops what placement `ticket` expected: it committed and learnt, or failed.
+    fn forget(&mut self, ticket: u64) {
+        self.expected.retain(|_, list| {
+            list.retain(|expected| expected.ticket != ticket);
+            !list.is_empty()
+        });
+    }
+
+    /// The record a placement in flight writes to `key` as `bytes`, if one does.
+    fn expected_record(&self, key: &str, bytes: &[u8]) -> Option<Arc<ContainerInstanceRecord>> {
+        let list = self.expected.get(key)?;
+        list.iter().find(|expected| expected.bytes == bytes).map(|expected| expected.record.clone())
     }
 
     /// Takes in the instance records a placement of this server has just committed at
@@ -447,9 +499,30 @@ impl Held {
     }
 }
 
-/// [`Snapshot::learn`] under the snapshot's lock.
-pub(crate) fn learn(snapshot: &Mutex<Snapshot>, revision: Revision, written: Vec<InstanceEntry>) {
-    lock(snapshot).learn(revision, written);
+/// What a placement expects to commit ([`Snapshot::expect`]), until it is dropped: after the
+/// placement learnt what it committed, or when it failed.
+pub(crate) struct Expecting {
+    snapshot: Arc<Mutex<Snapshot>>,
+    ticket: u64,
+}
+
+impl Expecting {
+    /// Notes `written` as expected by a placement about to commit it.
+    pub(crate) fn new(snapshot: Arc<Mutex<Snapshot>>, written: &[(InstanceEntry, Vec<u8>)]) -> Expecting {
+        let ticket = lock(&snapshot).expect(written);
+        Expecting { snapshot, ticket }
+    }
+
+    /// [`Snapshot::learn`]: the placement committed `written` at `revision`.
+    pub(crate) fn learn(self, revision: Revision, written: Vec<InstanceEntry>) {
+        lock(&self.snapshot).learn(revision, written);
+    }
+}
+
+impl Drop for Expecting {
+    fn drop(&mut self) {
+        lock(&self.snapshot).forget(self.ticket);
+    }
 }
 
 impl Drop for Held {
@@ -647,13 +720,34 @@ mod tests {
         put_instance(&store, "i1", "ACTIVE", 60).await;
         let committed = store.revision().await.expect("revision");
         let snapshot = of(&store, &scope(), "c");
-        learn(&snapshot, committed, vec![entry("i1", 59)]);
+        lock(&snapshot).learn(committed, vec![entry("i1", 59)]);
         put_instance(&store, "i2", "ACTIVE", 70).await;
         assert_eq!(seen(&store, false).await, [row("i1", 59, 0), row("i2", 70, 0)]);
         // Learning something older than the snapshot holds changes nothing; later writes apply.
-        learn(&snapshot, committed - 1, vec![entry("i2", 1)]);
+        lock(&snapshot).learn(committed - 1, vec![entry("i2", 1)]);
         put_instance(&store, "i1", "ACTIVE", 30).await;
         assert_eq!(seen(&store, false).await, [row("i1", 30, 0), row("i2", 70, 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_record_expected_by_a_placement_in_flight_is_taken_as_is_when_its_bytes_match() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        put_instance(&store, "i1", "ACTIVE", 100).await;
+        assert_eq!(seen(&store, false).await, [row("i1", 100, 0)]);
+        let snapshot = of(&store, &scope(), "c");
+        // The placement expects to write i1's record with 60 remaining; the record it holds says
+        // 59, unlike its bytes, only to show which of the two catching up takes.
+        let mut written = entry("i1", 60).record;
+        Arc::make_mut(&mut written).instance.agent_connected = Some(true);
+        let bytes = serde_json::to_vec(&*written).expect("encodes");
+        let expecting = Expecting::new(snapshot.clone(), &[(entry("i1", 59), bytes)]);
+        put_instance(&store, "i1", "ACTIVE", 60).await;
+        assert_eq!(seen(&store, false).await, [row("i1", 59, 0)], "taken as expected, not decoded");
+        // Other bytes at that key are decoded; once the placement is done, nothing is expected.
+        put_instance(&store, "i1", "ACTIVE", 50).await;
+        assert_eq!(seen(&store, false).await, [row("i1", 50, 0)]);
+        drop(expecting);
+        assert!(lock(&snapshot).expected.is_empty());
     }
 
     #[tokio::test]
