@@ -2,11 +2,13 @@
 //! wants, send reports, keep the connection alive, and reconnect with backoff and jitter.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use berth_api::agent_protocol::{AgentMessage, ServerMessage, TaskReport};
+use berth_api::agent_protocol::{AgentMessage, DesiredTask, ServerMessage, TaskReport};
 use futures::{SinkExt, StreamExt};
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -52,7 +54,7 @@ pub async fn run(
     client: EcsClient,
     instance_arn: String,
     engine: Engine,
-    mut reports: mpsc::UnboundedReceiver<TaskReport>,
+    mut reports: mpsc::UnboundedReceiver<Arc<TaskReport>>,
     connected: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SessionError> {
@@ -106,7 +108,7 @@ enum Ended {
 async fn serve<S>(
     socket: tokio_tungstenite::WebSocketStream<S>,
     engine: &Engine,
-    reports: &mut mpsc::UnboundedReceiver<TaskReport>,
+    reports: &mut mpsc::UnboundedReceiver<Arc<TaskReport>>,
     connected: &watch::Sender<bool>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), Ended>
@@ -120,58 +122,66 @@ where
     let hello = AgentMessage::Hello { agent_version: AGENT_VERSION.to_string(), tasks: engine.snapshot() };
     send(&mut sink, &hello).await?;
     let mut seq: u64 = 0;
-    let mut unacknowledged: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    // Only a STOPPED report's acknowledgement matters to the engine (it lets the task's
+    // containers be cleaned up), so only those are remembered, by sequence number.
+    let mut unacknowledged_stops: BTreeMap<u64, String> = BTreeMap::new();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     let mut last_heard = Instant::now();
-    // Reports waiting for the end of their window, and when it ends.
-    let mut gathered: Vec<TaskReport> = Vec::new();
-    let mut send_at: Option<Instant> = None;
+    // Reports waiting for the end of their window. The window's timer lives as long as the
+    // session and is only reset: a sleep made afresh on every turn of the loop registered and
+    // dropped a timer for every message while reports were waiting.
+    let mut gathered: Vec<Arc<TaskReport>> = Vec::new();
+    let window = tokio::time::sleep(REPORT_WINDOW);
+    tokio::pin!(window);
     loop {
         tokio::select! {
+            // The socket is looked at last: each look costs tungstenite a read buffer's worth of
+            // zeroing, so a turn woken by a report or by the window's end goes without. Neither
+            // can keep the socket waiting, as each takes everything there is at once.
+            biased;
+            Some(report) = reports.recv() => {
+                if gathered.is_empty() {
+                    window.as_mut().reset(Instant::now() + REPORT_WINDOW);
+                }
+                gathered.push(report);
+                // A runner publishes a few states in a row; take them all in one turn.
+                while let Ok(report) = reports.try_recv() {
+                    gathered.push(report);
+                }
+            }
+            () = &mut window, if !gathered.is_empty() => {
+                for report in coalesce(std::mem::take(&mut gathered), reports) {
+                    seq += 1;
+                    if report.status == "STOPPED" {
+                        unacknowledged_stops.insert(seq, report.task_arn.clone());
+                    }
+                    feed(&mut sink, &OutgoingReport { seq, task: &report }).await?;
+                }
+                // One write for every report of the window.
+                sink.flush().await.map_err(|e| Ended::Lost(e.to_string()))?;
+            }
             message = stream.next() => {
                 last_heard = Instant::now();
                 match message {
                     None | Some(Ok(Message::Close(_))) => return Err(Ended::Lost("the server closed the session".into())),
                     Some(Err(err)) => return Err(Ended::Lost(err.to_string())),
-                    Some(Ok(Message::Text(text))) => match serde_json::from_str::<ServerMessage>(text.as_str()) {
-                        Ok(ServerMessage::Desired { full, tasks }) => {
-                            engine.apply(full, tasks);
-                            // The server sends the full list once it has marked the instance
-                            // connected and taken in the hello: from here the session is up.
-                            if full {
-                                connected.send_replace(true);
-                            }
-                        }
-                        Ok(ServerMessage::Ack { seq }) => {
-                            // Cumulative: every report up to `seq` is stored.
-                            let later = unacknowledged.split_off(&seq.saturating_add(1));
-                            for (task_arn, status) in std::mem::replace(&mut unacknowledged, later).into_values() {
-                                engine.acknowledge(&task_arn, &status);
-                            }
-                        }
-                        Ok(ServerMessage::Refused { reason }) => return Err(Ended::Refused(reason)),
-                        Err(err) => tracing::warn!(%err, "unreadable message from the server ignored"),
-                    },
+                    Some(Ok(Message::Text(text))) => {
+                        on_message(text.as_str(), engine, connected, &mut unacknowledged_stops)?;
+                    }
                     Some(Ok(_)) => {}
                 }
             }
-            Some(report) = reports.recv() => {
-                gathered.push(report);
-                send_at.get_or_insert_with(|| Instant::now() + REPORT_WINDOW);
-            }
-            _ = sleep_until(send_at) => {
-                send_at = None;
-                for report in coalesce(std::mem::take(&mut gathered), reports) {
-                    seq += 1;
-                    unacknowledged.insert(seq, (report.task_arn.clone(), report.status.clone()));
-                    send(&mut sink, &AgentMessage::Report { seq, task: report }).await?;
-                }
-            }
             _ = ping.tick() => {
-                if last_heard.elapsed() > SILENCE_LIMIT {
+                let silent = last_heard.elapsed();
+                if silent > SILENCE_LIMIT {
                     return Err(Ended::Lost(format!("no word from the server for {} s", SILENCE_LIMIT.as_secs())));
                 }
-                sink.send(Message::Ping(Vec::new().into())).await.map_err(|e| Ended::Lost(e.to_string()))?;
+                // A server that spoke lately (it pings as often as the agent) is there, and the
+                // pong the agent answered its ping with tells it the agent is: a ping of ours
+                // would tell neither side anything new.
+                if silent >= PING_INTERVAL {
+                    sink.send(Message::Ping(Vec::new().into())).await.map_err(|e| Ended::Lost(e.to_string()))?;
+                }
             }
             _ = shutdown.changed() => {
                 let _ = sink.send(Message::Close(None)).await;
@@ -181,10 +191,92 @@ where
     }
 }
 
+/// Acts on one message from the server.
+fn on_message(
+    text: &str,
+    engine: &Engine,
+    connected: &watch::Sender<bool>,
+    unacknowledged_stops: &mut BTreeMap<u64, String>,
+) -> Result<(), Ended> {
+    match decode(text) {
+        Ok(ServerMessage::Desired { full, tasks }) => {
+            engine.apply(full, tasks);
+            // The server sends the full list once it has marked the instance connected and
+            // taken in the hello: from here the session is up.
+            if full {
+                connected.send_replace(true);
+            }
+        }
+        Ok(ServerMessage::Ack { seq }) => {
+            for task_arn in acknowledged_through(unacknowledged_stops, seq) {
+                engine.acknowledge(&task_arn, "STOPPED");
+            }
+        }
+        Ok(ServerMessage::Refused { reason }) => return Err(Ended::Refused(reason)),
+        Err(err) => tracing::warn!(%err, "unreadable message from the server ignored"),
+    }
+    Ok(())
+}
+
+/// Takes out of `unacknowledged` every report an ack of `seq` covers: acks are cumulative.
+fn acknowledged_through(unacknowledged: &mut BTreeMap<u64, String>, seq: u64) -> Vec<String> {
+    let later = unacknowledged.split_off(&seq.saturating_add(1));
+    std::mem::replace(unacknowledged, later).into_values().collect()
+}
+
+/// A server message as the agent reads it: every field of every [`ServerMessage`] variant side
+/// by side, so that serde reads the text in one pass. Decoding `ServerMessage` itself, an
+/// internally tagged enum, first copies the whole message into serde's generic buffer to find
+/// its `type` and then decodes that buffer again; for the ~1.3 KiB `desired` pushed with every
+/// task that was most of the session's decoding work.
+#[derive(Deserialize)]
+struct Incoming {
+    #[serde(rename = "type")]
+    kind: Kind,
+    full: Option<bool>,
+    tasks: Option<Vec<DesiredTask>>,
+    seq: Option<u64>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Kind {
+    Desired,
+    Ack,
+    Refused,
+}
+
+/// Reads a server message as `serde_json::from_str::<ServerMessage>` does, refusing a message
+/// that lacks a field its type needs.
+fn decode(text: &str) -> Result<ServerMessage, String> {
+    let incoming: Incoming = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let missing = |field: &str| format!("missing field `{field}`");
+    Ok(match incoming.kind {
+        Kind::Desired => ServerMessage::Desired {
+            full: incoming.full.ok_or_else(|| missing("full"))?,
+            tasks: incoming.tasks.ok_or_else(|| missing("tasks"))?,
+        },
+        Kind::Ack => ServerMessage::Ack { seq: incoming.seq.ok_or_else(|| missing("seq"))? },
+        Kind::Refused => ServerMessage::Refused { reason: incoming.reason.ok_or_else(|| missing("reason"))? },
+    })
+}
+
+/// [`AgentMessage::Report`] written from a report the engine shares, instead of a copy of it.
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "report")]
+struct OutgoingReport<'a> {
+    seq: u64,
+    task: &'a TaskReport,
+}
+
 /// `gathered` and whatever else is queued right now, keeping only the newest report of each
 /// task, in the order the tasks first appeared.
-fn coalesce(gathered: Vec<TaskReport>, reports: &mut mpsc::UnboundedReceiver<TaskReport>) -> Vec<TaskReport> {
-    let mut latest: Vec<TaskReport> = Vec::with_capacity(gathered.len());
+fn coalesce(
+    gathered: Vec<Arc<TaskReport>>,
+    reports: &mut mpsc::UnboundedReceiver<Arc<TaskReport>>,
+) -> Vec<Arc<TaskReport>> {
+    let mut latest: Vec<Arc<TaskReport>> = Vec::with_capacity(gathered.len());
     let queued = std::iter::from_fn(|| reports.try_recv().ok());
     for report in gathered.into_iter().chain(queued) {
         match latest.iter_mut().find(|r| r.task_arn == report.task_arn) {
@@ -195,12 +287,20 @@ fn coalesce(gathered: Vec<TaskReport>, reports: &mut mpsc::UnboundedReceiver<Tas
     latest
 }
 
-/// Waits until `deadline`, or forever when there is none.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// Room for a report's text; most fit, so the text is not grown step by step.
+const REPORT_TEXT: usize = 1024;
+
+/// Queues `message` without writing it; [`SinkExt::flush`] writes what is queued.
+async fn feed<S, M>(sink: &mut S, message: &M) -> Result<(), Ended>
+where
+    S: futures::Sink<Message> + Unpin,
+    S::Error: std::fmt::Display,
+    M: Serialize,
+{
+    let mut text = Vec::with_capacity(REPORT_TEXT);
+    serde_json::to_writer(&mut text, message).map_err(|e| Ended::Lost(e.to_string()))?;
+    let text = String::from_utf8(text).map_err(|e| Ended::Lost(e.to_string()))?;
+    sink.feed(Message::Text(text.into())).await.map_err(|e| Ended::Lost(e.to_string()))
 }
 
 async fn send<S>(sink: &mut S, message: &AgentMessage) -> Result<(), Ended>
@@ -208,16 +308,19 @@ where
     S: futures::Sink<Message> + Unpin,
     S::Error: std::fmt::Display,
 {
-    let text = serde_json::to_string(message).map_err(|e| Ended::Lost(e.to_string()))?;
-    sink.send(Message::Text(text.into())).await.map_err(|e| Ended::Lost(e.to_string()))
+    feed(sink, message).await?;
+    sink.flush().await.map_err(|e| Ended::Lost(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
+    use berth_api::agent_protocol::{ContainerReport, TaskSpec};
+    use berth_api::model::{ContainerDefinition, TaskDefinition};
+
     use super::*;
 
-    fn report(task: &str, status: &str) -> TaskReport {
-        TaskReport { task_arn: task.into(), status: status.into(), ..TaskReport::default() }
+    fn report(task: &str, status: &str) -> Arc<TaskReport> {
+        Arc::new(TaskReport { task_arn: task.into(), status: status.into(), ..TaskReport::default() })
     }
 
     #[test]
@@ -228,5 +331,92 @@ mod tests {
         }
         let sent = coalesce(vec![report("a", "PENDING")], &mut rx);
         assert_eq!(sent, vec![report("a", "RUNNING"), report("b", "RUNNING")]);
+    }
+
+    fn desired_task() -> DesiredTask {
+        DesiredTask {
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/t1".into(),
+            desired_status: "RUNNING".into(),
+            version: 3,
+            spec: Some(TaskSpec {
+                cluster_arn: "arn:aws:ecs:us-east-1:000000000000:cluster/c".into(),
+                task_definition: TaskDefinition {
+                    family: Some("web".into()),
+                    container_definitions: Some(vec![ContainerDefinition {
+                        name: Some("main".into()),
+                        image: Some("nginx".into()),
+                        ..ContainerDefinition::default()
+                    }]),
+                    ..TaskDefinition::default()
+                },
+                overrides: None,
+                container_arns: vec![("main".into(), "arn:container".into())],
+                availability_zone: Some("a".into()),
+                created_at: 1.5,
+            }),
+            stopped_reason: None,
+        }
+    }
+
+    #[test]
+    fn an_ack_covers_every_report_up_to_its_sequence_number() {
+        let mut stops: BTreeMap<u64, String> =
+            [(2, "a".to_string()), (5, "b".into()), (9, "c".into())].into();
+        assert_eq!(acknowledged_through(&mut stops, 1), Vec::<String>::new());
+        assert_eq!(acknowledged_through(&mut stops, 6), ["a", "b"]);
+        assert_eq!(stops.keys().copied().collect::<Vec<_>>(), [9]);
+        assert_eq!(acknowledged_through(&mut stops, u64::MAX), ["c"]);
+        assert!(stops.is_empty());
+    }
+
+    #[test]
+    fn server_messages_decode_as_the_protocol_decodes_them() {
+        let messages = [
+            ServerMessage::Desired { full: true, tasks: vec![desired_task()] },
+            ServerMessage::Desired { full: false, tasks: Vec::new() },
+            ServerMessage::Ack { seq: 42 },
+            ServerMessage::Refused { reason: "deregistered".into() },
+        ];
+        for message in messages {
+            let text = serde_json::to_string(&message).expect("encodes");
+            assert_eq!(decode(&text), Ok(message), "{text}");
+        }
+        let raw = serde_json::value::to_raw_value(&desired_task()).expect("encodes");
+        let pushed = ServerMessage::desired_one(&raw).expect("encodes");
+        assert_eq!(decode(&pushed), Ok(ServerMessage::Desired { full: false, tasks: vec![desired_task()] }));
+    }
+
+    #[test]
+    fn server_messages_the_protocol_refuses_are_refused() {
+        for text in [
+            r#"{"type":"desired","tasks":[]}"#,
+            r#"{"type":"desired","full":true}"#,
+            r#"{"type":"ack"}"#,
+            r#"{"type":"refused"}"#,
+            r#"{"type":"hello","seq":1}"#,
+            r#"{"seq":1}"#,
+        ] {
+            assert!(serde_json::from_str::<ServerMessage>(text).is_err(), "the protocol reads {text}");
+            assert!(decode(text).is_err(), "{text} decoded");
+        }
+    }
+
+    #[test]
+    fn a_report_is_written_as_the_protocol_writes_it() {
+        let task = TaskReport {
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/c/t1".into(),
+            status: "RUNNING".into(),
+            started_at: Some(2.5),
+            containers: vec![ContainerReport {
+                name: "main".into(),
+                runtime_id: Some("abc".into()),
+                status: "RUNNING".into(),
+                ..ContainerReport::default()
+            }],
+            ..TaskReport::default()
+        };
+        let ours = serde_json::to_string(&OutgoingReport { seq: 7, task: &task }).expect("encodes");
+        let theirs = serde_json::to_string(&AgentMessage::Report { seq: 7, task }).expect("encodes");
+        assert_eq!(ours, theirs);
     }
 }

@@ -16,7 +16,7 @@ mod dependencies;
 mod overrides;
 mod runner;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ struct Shared {
     runtime: Arc<dyn Runtime>,
     settings: EngineSettings,
     metadata: Option<MetadataRegistry>,
-    reports: mpsc::UnboundedSender<TaskReport>,
+    reports: mpsc::UnboundedSender<Arc<TaskReport>>,
     state: Mutex<State>,
 }
 
@@ -69,10 +69,40 @@ struct State {
 }
 
 struct TaskHandle {
-    desired: watch::Sender<DesiredTask>,
-    events: mpsc::UnboundedSender<ContainerEvent>,
-    report: TaskReport,
+    desired: watch::Sender<Wanted>,
+    events: EventSender,
+    /// The latest report, shared with the session that sends it.
+    report: Arc<TaskReport>,
     stopped_acknowledged: Arc<Notify>,
+}
+
+/// A runner's container events. Not tokio's channel: that one allocates room for 32 events
+/// when it is made, and a task's runner, which lives as long as the task and rarely sees an
+/// event, kept those ~1.5 KiB for nothing; this one allocates as events come.
+type EventSender = futures::channel::mpsc::UnboundedSender<ContainerEvent>;
+type EventReceiver = futures::channel::mpsc::UnboundedReceiver<ContainerEvent>;
+
+/// What a runner follows of its task's desired state once it has begun. The spec it began with
+/// goes to the runner once, by value: a task's spec never changes, and keeping it in the watch
+/// too cost a copy of the whole task for every runner.
+#[derive(Debug, Clone, PartialEq)]
+struct Wanted {
+    /// The task record's version the desired state came with; higher is newer.
+    version: i64,
+    /// `RUNNING` or `STOPPED`.
+    desired_status: String,
+    /// Why the task should stop, when it should.
+    stopped_reason: Option<String>,
+}
+
+impl Wanted {
+    fn of(desired: &DesiredTask) -> Self {
+        Wanted {
+            version: desired.version,
+            desired_status: desired.desired_status.clone(),
+            stopped_reason: desired.stopped_reason.clone(),
+        }
+    }
 }
 
 impl Engine {
@@ -82,7 +112,7 @@ impl Engine {
         runtime: Arc<dyn Runtime>,
         settings: EngineSettings,
         metadata: Option<MetadataRegistry>,
-    ) -> anyhow::Result<(Engine, mpsc::UnboundedReceiver<TaskReport>)> {
+    ) -> anyhow::Result<(Engine, mpsc::UnboundedReceiver<Arc<TaskReport>>)> {
         let existing = runtime
             .list_managed()
             .await
@@ -114,7 +144,8 @@ impl Engine {
     /// The latest report of every task the agent has, for the session's hello.
     pub fn snapshot(&self) -> Vec<TaskReport> {
         let state = self.shared.lock();
-        let mut reports: Vec<TaskReport> = state.tasks.values().map(|handle| handle.report.clone()).collect();
+        let mut reports: Vec<TaskReport> =
+            state.tasks.values().map(|handle| TaskReport::clone(&handle.report)).collect();
         if let Some(adopted) = &state.adopted {
             reports.extend(adopted.iter().map(|(arn, containers)| adopted_report(arn, containers)));
         }
@@ -127,12 +158,14 @@ impl Engine {
         let mut state = self.shared.lock();
         let adopted = if full { state.adopted.take() } else { None };
         let mut adopted = adopted.unwrap_or_default();
-        let named: std::collections::HashSet<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        // Only a full list stops the tasks it does not name.
+        let named: HashSet<String> =
+            if full { tasks.iter().map(|t| t.task_arn.clone()).collect() } else { HashSet::new() };
         for desired in tasks {
             if let Some(handle) = state.tasks.get(&desired.task_arn) {
                 let newer = desired.version >= handle.desired.borrow().version || desired.spec.is_none();
                 if newer {
-                    handle.desired.send_replace(desired);
+                    handle.desired.send_replace(Wanted::of(&desired));
                 }
                 continue;
             }
@@ -185,8 +218,8 @@ impl Engine {
 
     fn spawn_runner(&self, state: &mut State, desired: DesiredTask, adopted: Vec<ManagedContainer>) {
         let task_arn = desired.task_arn.clone();
-        let (desired_tx, desired_rx) = watch::channel(desired);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (desired_tx, desired_rx) = watch::channel(Wanted::of(&desired));
+        let (events_tx, events_rx) = futures::channel::mpsc::unbounded();
         let acknowledged = Arc::new(Notify::new());
         for container in &adopted {
             state.owners.insert(container.id.clone(), task_arn.clone());
@@ -196,14 +229,17 @@ impl Engine {
             TaskHandle {
                 desired: desired_tx,
                 events: events_tx,
-                report: adopted_report(&task_arn, &adopted),
+                report: Arc::new(adopted_report(&task_arn, &adopted)),
                 stopped_acknowledged: acknowledged.clone(),
             },
         );
         let shared = self.shared.clone();
+        // Boxed before the task takes it, so that the task does not keep room for it all its life.
+        let first = Box::new(desired);
         tokio::spawn(async move {
             runner::run(
                 runner::Context { shared: shared.clone(), task_arn: task_arn.clone(), acknowledged },
+                first,
                 desired_rx,
                 events_rx,
                 adopted,
@@ -222,7 +258,7 @@ impl Shared {
     }
 
     /// Records and publishes a task's new state.
-    fn publish(&self, report: TaskReport) {
+    fn publish(&self, report: Arc<TaskReport>) {
         if let Some(handle) = self.lock().tasks.get_mut(&report.task_arn) {
             handle.report = report.clone();
         }
@@ -248,7 +284,7 @@ async fn route_events(shared: std::sync::Weak<Shared>) {
             };
             let state = strong.lock();
             if let Some(handle) = state.owners.get(&id).and_then(|task| state.tasks.get(task)) {
-                let _ = handle.events.send(event);
+                let _ = handle.events.unbounded_send(event);
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -299,6 +335,8 @@ fn adopted_report(task_arn: &str, containers: &[ManagedContainer]) -> TaskReport
 
 #[cfg(test)]
 mod tests {
+    use berth_api::model::TaskDefinition;
+
     use super::*;
 
     fn settings() -> EngineSettings {
@@ -321,6 +359,31 @@ mod tests {
             labels.insert(labels::CONTAINER_INSTANCE.to_string(), instance.to_string());
         }
         ManagedContainer { id: "x".into(), labels, state: Default::default() }
+    }
+
+    #[tokio::test]
+    async fn a_runner_keeps_little_room_for_its_whole_life() {
+        let runtime = Arc::new(crate::runtime::simulated::SimulatedRuntime::default());
+        let (engine, _reports) = Engine::start(runtime, settings(), None).await.expect("starts");
+        let desired = DesiredTask {
+            task_arn: "arn:aws:ecs:us-east-1:000000000000:task/prod/t".into(),
+            desired_status: "RUNNING".into(),
+            version: 1,
+            spec: None,
+            stopped_reason: None,
+        };
+        let (_wanted, wanted_rx) = watch::channel(Wanted::of(&desired));
+        let (_events, events_rx) = futures::channel::mpsc::unbounded();
+        let ctx = runner::Context {
+            shared: engine.shared.clone(),
+            task_arn: desired.task_arn.clone(),
+            acknowledged: Arc::new(Notify::new()),
+        };
+        let future = runner::run(ctx, Box::new(desired), wanted_rx, events_rx, Vec::new());
+        // Every task holds its runner's future all its life: held inline, a task definition (the
+        // spec, the runner, a container request) would make each several KiB.
+        let (size, definition) = (std::mem::size_of_val(&future), std::mem::size_of::<TaskDefinition>());
+        assert!(size < definition, "a runner's future takes {size} bytes, a task definition {definition}");
     }
 
     #[test]

@@ -5,8 +5,7 @@ use berth_api::model::{ContainerDefinition, KeyValuePair, TaskDefinition, TaskOv
 /// The task definition with `overrides` applied: task-level cpu and memory, and for each
 /// container override, the command, environment (merged by name, the override winning),
 /// environment files (appended), cpu, memory, memory reservation and resource requirements.
-pub fn apply(definition: &TaskDefinition, overrides: Option<&TaskOverride>) -> TaskDefinition {
-    let mut definition = definition.clone();
+pub fn apply(mut definition: TaskDefinition, overrides: Option<&TaskOverride>) -> TaskDefinition {
     let Some(overrides) = overrides else {
         return definition;
     };
@@ -90,7 +89,7 @@ mod tests {
             }]),
             ..TaskOverride::default()
         };
-        let applied = apply(&definition, Some(&overrides));
+        let applied = apply(definition, Some(&overrides));
         let container = &applied.container_definitions.as_ref().expect("containers")[0];
         assert_eq!(container.command, Some(vec!["b".to_string()]));
         assert_eq!(container.environment, Some(vec![pair("A", "1"), pair("B", "3")]));

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use berth_api::agent_protocol::{ContainerReport, DesiredTask, TaskReport, TaskSpec};
 use berth_api::model::{ContainerDefinition, TaskDefinition};
-use tokio::sync::{Notify, mpsc, watch};
+use futures::StreamExt;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::dependencies::{self, Progress, Verdict};
-use super::{Shared, overrides};
+use super::{EventReceiver, Shared, Wanted, overrides};
 use crate::metadata::{ContainerMetadata, Limits, MetadataRegistry, PortMetadata, TaskMetadata};
 use crate::runtime::{
     ContainerEvent, ContainerRequest, ContainerState, ManagedContainer, RegistryAuth, labels,
@@ -106,54 +107,101 @@ impl Slot {
     }
 }
 
+/// What the task's report says besides its status, health and containers.
+#[derive(Debug, Default)]
+struct Summary {
+    stop_code: Option<String>,
+    reason: Option<String>,
+    pull_started_at: Option<f64>,
+    pull_stopped_at: Option<f64>,
+    started_at: Option<f64>,
+    execution_stopped_at: Option<f64>,
+}
+
 struct Runner {
     ctx: Context,
-    spec: TaskSpec,
+    /// The parts of the task's spec the runner keeps besides its definition.
+    cluster_arn: String,
+    container_arns: Vec<(String, String)>,
+    availability_zone: Option<String>,
+    /// The task definition with the overrides applied. Its container definitions are in the
+    /// slots, each once.
     definition: TaskDefinition,
     cluster: String,
     slots: Vec<Slot>,
-    report: TaskReport,
+    /// Slot indices in `dependsOn` order: each after those it depends on.
+    order: Vec<usize>,
+    summary: Summary,
+    /// The latest report published (shared with the engine and the session).
+    report: Arc<TaskReport>,
     desired_status: String,
     started_at: Instant,
 }
 
 /// Runs a task to its end: returns once it is stopped, reported, acknowledged and cleaned up.
+/// `first` is the desired state the task was given to the engine with; `desired` follows what
+/// the control plane wants of it from then on.
+///
+/// This future lives as long as the task, and a future is as big as the biggest state it can
+/// be in: held inline, the runner and the container requests of the start would make every
+/// task's future several KiB, on pages the process touches for the first time. So the runner
+/// and each phase are boxed, the phases only while they run.
 pub(super) async fn run(
     ctx: Context,
-    mut desired: watch::Receiver<DesiredTask>,
-    mut events: mpsc::UnboundedReceiver<ContainerEvent>,
+    first: Box<DesiredTask>,
+    mut desired: watch::Receiver<Wanted>,
+    mut events: EventReceiver,
     adopted: Vec<ManagedContainer>,
 ) {
-    let first = desired.borrow_and_update().clone();
-    let Some(spec) = first.spec.clone() else {
-        // Known only from containers on the host, and not wanted: remove them.
-        remove_containers(&ctx.shared, adopted.iter().map(|c| c.id.clone()).collect()).await;
-        return;
+    // What is wanted now, which may be newer than `first` if it changed before this began.
+    let wanted = desired.borrow_and_update().clone();
+    let mut runner = match prepare(ctx, first, &wanted, &adopted) {
+        Ok(runner) => runner,
+        Err(ctx) => {
+            // Known only from containers on the host, and not wanted: remove them.
+            remove_containers(&ctx.shared, adopted.iter().map(|c| c.id.clone()).collect()).await;
+            return;
+        }
     };
-    let mut runner = Runner::new(ctx, spec, &first, &adopted);
-    let cause = if first.desired_status == "STOPPED" {
-        Some(StopCause { code: None, reason: first.stopped_reason.clone().unwrap_or_default() })
+    let cause = if wanted.desired_status == "STOPPED" {
+        Some(StopCause { code: None, reason: wanted.stopped_reason.unwrap_or_default() })
     } else {
         None
     };
     let cause = match cause {
         Some(cause) => cause,
-        None => match runner.start(&mut desired, &mut events).await {
+        None => match Box::pin(runner.start(&mut desired, &mut events)).await {
             Err(cause) => cause,
-            Ok(()) => runner.watch(&mut desired, &mut events).await,
+            Ok(()) => Box::pin(runner.watch(&mut desired, &mut events)).await,
         },
     };
-    runner.stop(cause).await;
-    runner.finish().await;
+    Box::pin(runner.stop(cause)).await;
+    Box::pin(runner.finish()).await;
+}
+
+/// The runner of a task that comes with its spec; the context back when it has none.
+fn prepare(
+    ctx: Context,
+    first: Box<DesiredTask>,
+    wanted: &Wanted,
+    adopted: &[ManagedContainer],
+) -> Result<Box<Runner>, Context> {
+    match first.spec {
+        Some(spec) => Ok(Box::new(Runner::new(ctx, spec, wanted.desired_status.clone(), adopted))),
+        None => Err(ctx),
+    }
 }
 
 impl Runner {
-    fn new(ctx: Context, spec: TaskSpec, desired: &DesiredTask, adopted: &[ManagedContainer]) -> Self {
-        let definition = overrides::apply(&spec.task_definition, spec.overrides.as_ref());
-        let cluster = spec.cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
-        let slots = definition
+    fn new(ctx: Context, spec: TaskSpec, desired_status: String, adopted: &[ManagedContainer]) -> Self {
+        let TaskSpec { cluster_arn, task_definition, overrides, container_arns, availability_zone, .. } =
+            spec;
+        let mut definition = overrides::apply(task_definition, overrides.as_ref());
+        let cluster = cluster_arn.rsplit('/').next().unwrap_or_default().to_string();
+        let slots: Vec<Slot> = definition
             .container_definitions
-            .iter()
+            .take()
+            .into_iter()
             .flatten()
             .map(|container| {
                 let name = container.name.clone().unwrap_or_default();
@@ -161,7 +209,7 @@ impl Runner {
                     .iter()
                     .find(|c| c.labels.get(labels::CONTAINER_NAME).map(String::as_str) == Some(&name));
                 let mut slot = Slot {
-                    definition: container.clone(),
+                    definition: container,
                     name,
                     runtime_id: found.map(|c| c.id.clone()),
                     token: found
@@ -184,19 +232,24 @@ impl Runner {
                 slot
             })
             .collect();
-        let report = TaskReport {
-            task_arn: desired.task_arn.clone(),
+        let order = start_order(&slots);
+        let report = Arc::new(TaskReport {
+            task_arn: ctx.task_arn.clone(),
             status: "PENDING".to_string(),
             ..TaskReport::default()
-        };
+        });
         Runner {
             ctx,
-            spec,
+            cluster_arn,
+            container_arns,
+            availability_zone,
             definition,
             cluster,
             slots,
+            order,
+            summary: Summary::default(),
             report,
-            desired_status: desired.desired_status.clone(),
+            desired_status,
             started_at: Instant::now(),
         }
     }
@@ -207,7 +260,12 @@ impl Runner {
 
     /// Publishes the task's state to the session and the metadata endpoint.
     fn publish(&mut self, status: &str) {
-        self.report = self.render(status);
+        let report = self.render(status);
+        self.publish_report(report);
+    }
+
+    fn publish_report(&mut self, report: TaskReport) {
+        self.report = Arc::new(report);
         self.shared().publish(self.report.clone());
         self.refresh_metadata();
     }
@@ -222,31 +280,40 @@ impl Runner {
 
     /// Publishes only if the state differs from the last published.
     fn publish_if_changed(&mut self, status: &str) {
-        if self.render(status) != self.report {
-            self.publish(status);
+        let report = self.render(status);
+        if report != *self.report {
+            self.publish_report(report);
         }
     }
 
     /// The task's report as of now.
     fn render(&self, status: &str) -> TaskReport {
-        let mut report = self.report.clone();
-        report.status = status.to_string();
-        report.containers = self
-            .slots
-            .iter()
-            .map(|slot| ContainerReport {
-                name: slot.name.clone(),
-                runtime_id: slot.runtime_id.clone(),
-                status: slot.status.to_string(),
-                exit_code: slot.exit_code,
-                reason: slot.reason.clone(),
-                health_status: slot.health.clone(),
-                image_digest: slot.digest.clone(),
-                network_bindings: slot.bindings.clone(),
-            })
-            .collect();
-        report.health_status = self.task_health();
-        report
+        let summary = &self.summary;
+        TaskReport {
+            task_arn: self.ctx.task_arn.clone(),
+            status: status.to_string(),
+            stop_code: summary.stop_code.clone(),
+            reason: summary.reason.clone(),
+            health_status: self.task_health(),
+            pull_started_at: summary.pull_started_at,
+            pull_stopped_at: summary.pull_stopped_at,
+            started_at: summary.started_at,
+            execution_stopped_at: summary.execution_stopped_at,
+            containers: self
+                .slots
+                .iter()
+                .map(|slot| ContainerReport {
+                    name: slot.name.clone(),
+                    runtime_id: slot.runtime_id.clone(),
+                    status: slot.status.to_string(),
+                    exit_code: slot.exit_code,
+                    reason: slot.reason.clone(),
+                    health_status: slot.health.clone(),
+                    image_digest: slot.digest.clone(),
+                    network_bindings: slot.bindings.clone(),
+                })
+                .collect(),
+        }
     }
 
     /// HEALTHY when every essential container with a health check is healthy, UNHEALTHY when
@@ -270,8 +337,8 @@ impl Runner {
     /// has started (the task is RUNNING), or the reason the task must stop.
     async fn start(
         &mut self,
-        desired: &mut watch::Receiver<DesiredTask>,
-        events: &mut mpsc::UnboundedReceiver<ContainerEvent>,
+        desired: &mut watch::Receiver<Wanted>,
+        events: &mut EventReceiver,
     ) -> Result<(), StopCause> {
         if self.slots.iter().all(|s| s.progress.started) && !self.slots.is_empty() {
             // Re-adopted after a restart with everything already started.
@@ -282,13 +349,12 @@ impl Runner {
         self.publish("PENDING");
         self.pull().await?;
         self.create().await?;
-        let order = self.start_order();
         loop {
             self.check_essentials()?;
             let mut next_deadline: Option<Instant> = None;
             let mut progressed = false;
-            for name in &order {
-                let index = self.index_of(name);
+            for position in 0..self.order.len() {
+                let index = self.order[position];
                 if self.slots[index].progress.started {
                     continue;
                 }
@@ -318,15 +384,17 @@ impl Runner {
                     }
                 }
             }
+            if self.slots.iter().all(|s| s.progress.started) {
+                self.check_essentials()?;
+                self.summary.started_at = Some(now());
+                self.publish("RUNNING");
+                return Ok(());
+            }
+            // Only while something still waits: a PENDING that RUNNING replaces at once would
+            // never leave the session's report window.
             if progressed {
                 self.publish("PENDING");
                 continue;
-            }
-            if self.slots.iter().all(|s| s.progress.started) {
-                self.check_essentials()?;
-                self.report.started_at = Some(now());
-                self.publish("RUNNING");
-                return Ok(());
             }
             let wake =
                 next_deadline.unwrap_or_else(|| Instant::now() + START_POLL).min(Instant::now() + START_POLL);
@@ -336,7 +404,7 @@ impl Runner {
                         return Err(self.requested_stop(&desired.borrow()));
                     }
                 }
-                Some(event) = events.recv() => self.on_event(event).await,
+                Some(event) = events.next() => self.on_event(event).await,
                 _ = tokio::time::sleep_until(wake) => self.inspect_all().await,
             }
         }
@@ -345,8 +413,8 @@ impl Runner {
     /// Watches a RUNNING task until it must stop.
     async fn watch(
         &mut self,
-        desired: &mut watch::Receiver<DesiredTask>,
-        events: &mut mpsc::UnboundedReceiver<ContainerEvent>,
+        desired: &mut watch::Receiver<Wanted>,
+        events: &mut EventReceiver,
     ) -> StopCause {
         let mut resync = tokio::time::interval_at(Instant::now() + RESYNC_EVERY, RESYNC_EVERY);
         loop {
@@ -359,7 +427,7 @@ impl Runner {
                         return self.requested_stop(&desired.borrow());
                     }
                 }
-                Some(event) = events.recv() => {
+                Some(event) = events.next() => {
                     self.on_event(event).await;
                     if let Err(cause) = self.check_essentials() {
                         return cause;
@@ -377,7 +445,7 @@ impl Runner {
         }
     }
 
-    fn requested_stop(&mut self, desired: &DesiredTask) -> StopCause {
+    fn requested_stop(&mut self, desired: &Wanted) -> StopCause {
         self.desired_status = "STOPPED".to_string();
         StopCause { code: None, reason: desired.stopped_reason.clone().unwrap_or_default() }
     }
@@ -396,7 +464,7 @@ impl Runner {
     async fn pull(&mut self) -> Result<(), StopCause> {
         let runtime = self.shared().runtime.clone();
         let behavior = self.shared().settings.pull_behavior;
-        self.report.pull_started_at = Some(now());
+        self.summary.pull_started_at = Some(now());
         for index in 0..self.slots.len() {
             if self.slots[index].runtime_id.is_some() {
                 continue;
@@ -408,12 +476,12 @@ impl Runner {
                 Err(err) => {
                     let reason = err.to_string();
                     self.slots[index].reason = Some(reason.clone());
-                    self.report.pull_stopped_at = Some(now());
+                    self.summary.pull_stopped_at = Some(now());
                     return Err(StopCause::failed_to_start(reason));
                 }
             }
         }
-        self.report.pull_stopped_at = Some(now());
+        self.summary.pull_stopped_at = Some(now());
         Ok(())
     }
 
@@ -441,8 +509,8 @@ impl Runner {
 
     async fn create(&mut self) -> Result<(), StopCause> {
         let runtime = self.shared().runtime.clone();
-        for name in self.start_order() {
-            let index = self.index_of(&name);
+        for position in 0..self.order.len() {
+            let index = self.order[position];
             if self.slots[index].runtime_id.is_some() {
                 continue;
             }
@@ -516,31 +584,6 @@ impl Runner {
             self.slots[index].absorb(&state);
         }
         Ok(())
-    }
-
-    fn start_order(&self) -> Vec<String> {
-        let containers: Vec<(String, Vec<String>)> = self
-            .slots
-            .iter()
-            .map(|slot| {
-                let mut deps: Vec<String> = slot
-                    .definition
-                    .depends_on
-                    .iter()
-                    .flatten()
-                    .filter_map(|d| d.container_name.clone())
-                    .collect();
-                deps.extend(
-                    slot.definition.volumes_from.iter().flatten().filter_map(|v| v.source_container.clone()),
-                );
-                (slot.name.clone(), deps)
-            })
-            .collect();
-        dependencies::start_order(&containers)
-    }
-
-    fn index_of(&self, name: &str) -> usize {
-        self.slots.iter().position(|s| s.name == name).unwrap_or(0)
     }
 
     fn dependencies_of(&self, index: usize) -> Verdict {
@@ -629,10 +672,8 @@ impl Runner {
         if self.slots.iter().any(|s| s.progress.started && !s.progress.exited) {
             self.publish("STOPPING");
         }
-        let mut order = self.start_order();
-        order.reverse();
-        for name in order {
-            let index = self.index_of(&name);
+        for position in (0..self.order.len()).rev() {
+            let index = self.order[position];
             let Some(id) = self.slots[index].runtime_id.clone() else { continue };
             if self.slots[index].progress.started && !self.slots[index].progress.exited {
                 let timeout = self.slots[index]
@@ -649,18 +690,18 @@ impl Runner {
         for slot in &mut self.slots {
             slot.status = "STOPPED";
         }
-        self.report.stop_code = cause.code.map(str::to_string);
+        self.summary.stop_code = cause.code.map(str::to_string);
         if !cause.reason.is_empty() {
-            self.report.reason = Some(cause.reason);
+            self.summary.reason = Some(cause.reason);
         }
-        self.report.execution_stopped_at = Some(now());
+        self.summary.execution_stopped_at = Some(now());
         self.desired_status = "STOPPED".to_string();
         self.publish("STOPPED");
     }
 
     /// Waits until the control plane has the STOPPED report, keeps the containers for the cleanup
     /// wait (so their logs and exit state can be looked at), then removes them.
-    async fn finish(self) {
+    async fn finish(&self) {
         self.ctx.acknowledged.notified().await;
         tokio::time::sleep(self.shared().settings.task_cleanup_wait).await;
         let ids = self.slots.iter().filter_map(|s| s.runtime_id.clone()).collect();
@@ -683,7 +724,7 @@ impl Runner {
         );
         let network_mode = self.definition.network_mode.clone().unwrap_or_else(|| "bridge".to_string());
         TaskMetadata {
-            cluster: self.spec.cluster_arn.clone(),
+            cluster: self.cluster_arn.clone(),
             task_arn: self.ctx.task_arn.clone(),
             family,
             revision,
@@ -698,10 +739,10 @@ impl Runner {
                     .map(|units| units / 1024.0),
                 memory: self.definition.memory.as_deref().and_then(|m| m.parse().ok()),
             }),
-            pull_started_at: self.report.pull_started_at,
-            pull_stopped_at: self.report.pull_stopped_at,
-            execution_stopped_at: self.report.execution_stopped_at,
-            availability_zone: self.spec.availability_zone.clone(),
+            pull_started_at: self.summary.pull_started_at,
+            pull_stopped_at: self.summary.pull_stopped_at,
+            execution_stopped_at: self.summary.execution_stopped_at,
+            availability_zone: self.availability_zone.clone(),
             containers: self
                 .slots
                 .iter()
@@ -746,7 +787,6 @@ impl Runner {
                     started_at: slot.started_at,
                     finished_at: slot.finished_at,
                     container_arn: self
-                        .spec
                         .container_arns
                         .iter()
                         .find(|(n, _)| n == &slot.name)
@@ -762,6 +802,30 @@ impl Runner {
             ..TaskMetadata::default()
         }
     }
+}
+
+/// The slots' indices in `dependsOn` (and `volumesFrom`) order.
+fn start_order(slots: &[Slot]) -> Vec<usize> {
+    let containers: Vec<(String, Vec<String>)> = slots
+        .iter()
+        .map(|slot| {
+            let mut deps: Vec<String> = slot
+                .definition
+                .depends_on
+                .iter()
+                .flatten()
+                .filter_map(|d| d.container_name.clone())
+                .collect();
+            deps.extend(
+                slot.definition.volumes_from.iter().flatten().filter_map(|v| v.source_container.clone()),
+            );
+            (slot.name.clone(), deps)
+        })
+        .collect();
+    dependencies::start_order(&containers)
+        .iter()
+        .map(|name| slots.iter().position(|s| &s.name == name).unwrap_or(0))
+        .collect()
 }
 
 async fn remove_containers(shared: &Shared, ids: Vec<String>) {

@@ -62,6 +62,7 @@ pub struct ContainerRequest {
     /// The cluster's name.
     pub cluster: String,
     /// The task definition (network mode, volumes, task-level cpu and memory, family, revision).
+    /// The engine leaves its container definitions out: the request's own is `container`.
     pub task_definition: TaskDefinition,
     /// The container's definition, with the task's overrides already applied.
     pub container: ContainerDefinition,
