@@ -176,7 +176,8 @@ async fn serve(state: &AppState, target: &Target, socket: &mut WebSocket) -> Res
                     revision = revision.max(event.revision());
                     if event.kind == EventKind::Put {
                         if let Some(seq) = acks.take() {
-                            socket.feed(ack(seq)?).await.map_err(|e| e.to_string())?;
+                            // Written with the push, by its flush.
+                            socket.feed(frame(&ServerMessage::Ack { seq })?).await.map_err(|e| e.to_string())?;
                         }
                         push_task(state, target, socket, &event.kv.key, &event.kv.value).await?;
                     }
@@ -190,11 +191,7 @@ async fn serve(state: &AppState, target: &Target, socket: &mut WebSocket) -> Res
                 Some(Err(err)) => return Err(err.to_string()),
                 None => return Err("the store's watch ended".to_string()),
             },
-            _ = acks.due() => {
-                if let Some(seq) = acks.take() {
-                    socket.send(ack(seq)?).await.map_err(|e| e.to_string())?;
-                }
-            }
+            _ = acks.due() => send_ack(socket, &mut acks).await?,
             _ = ping.tick() => {
                 if last_heard.elapsed() > SILENCE_LIMIT {
                     return Err(format!("no word from the agent for {} s", SILENCE_LIMIT.as_secs()));
@@ -232,10 +229,12 @@ impl PendingAck {
     }
 }
 
-/// The frame of `ack {seq}`.
-fn ack(seq: u64) -> Result<Message, String> {
-    let text = serde_json::to_string(&ServerMessage::Ack { seq }).map_err(|e| e.to_string())?;
-    Ok(Message::Text(text.into()))
+/// Sends the pending ack now, if there is one.
+async fn send_ack(socket: &mut WebSocket, acks: &mut PendingAck) -> Result<(), String> {
+    match acks.take() {
+        Some(seq) => send(socket, &ServerMessage::Ack { seq }).await,
+        None => Ok(()),
+    }
 }
 
 async fn handle_agent_message(
@@ -262,9 +261,7 @@ async fn handle_agent_message(
             }
             if task.status == "STOPPED" {
                 // The agent cleans the task up only once this is acknowledged.
-                if let Some(seq) = acks.take() {
-                    socket.send(ack(seq)?).await.map_err(|e| e.to_string())?;
-                }
+                send_ack(socket, acks).await?;
             }
             Ok(())
         }
@@ -357,6 +354,11 @@ async fn next_message(socket: &mut WebSocket) -> Result<Option<AgentMessage>, St
 }
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), String> {
+    socket.send(frame(message)?).await.map_err(|e| e.to_string())
+}
+
+/// The text frame of `message`.
+fn frame(message: &ServerMessage) -> Result<Message, String> {
     let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
-    socket.send(Message::Text(text.into())).await.map_err(|e| e.to_string())
+    Ok(Message::Text(text.into()))
 }
