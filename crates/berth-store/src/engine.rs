@@ -10,10 +10,21 @@ use std::ops::Bound;
 
 use crate::{Compare, Event, EventKind, KeyValue, Op, Result, Revision, Txn};
 
+/// What a key's history says of it, without its value: all that compares and puts need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub create_revision: Revision,
+    pub mod_revision: Revision,
+    pub version: u64,
+}
+
 /// Point access to a backend's current keys, as a transaction being applied sees them.
 pub(crate) trait KvState {
     /// Reads one key.
     fn load(&mut self, key: &str) -> Result<Option<KeyValue>>;
+    /// Reads one key's revisions without copying its value: the writer's hot path, since a
+    /// compare or a put never looks at the old value (only a delete's event carries it).
+    fn stamp(&mut self, key: &str) -> Result<Option<Stamp>>;
     /// Writes one key (insert or overwrite).
     fn save(&mut self, kv: &KeyValue) -> Result<()>;
     /// Removes one key that is known to exist.
@@ -22,17 +33,22 @@ pub(crate) trait KvState {
 
 /// A key touched by the transaction being applied: what it was before and what it is now.
 struct Touched {
-    before: Option<KeyValue>,
-    after: Option<KeyValue>,
+    /// The key as stored before this transaction.
+    before: Option<Stamp>,
+    /// The key's revisions once the ops so far are applied (`None`: absent).
+    current: Option<Stamp>,
+    /// The value the last put gave it.
+    value: Vec<u8>,
 }
 
 /// Applies `txn` to `state` under `revision` if its compares hold.
 ///
 /// Returns `None` (and writes nothing) when a compare fails, otherwise the transaction's events:
-/// one per key whose net state changed, in key order.
+/// one per key whose net state changed, in key order. The transaction is taken by value so that
+/// its values move into the stored records and events instead of being copied.
 pub(crate) fn apply_txn<S: KvState + ?Sized>(
     state: &mut S,
-    txn: &Txn,
+    txn: Txn,
     revision: Revision,
 ) -> Result<Option<Vec<Event>>> {
     if !compares_hold(state, &txn.compares)? {
@@ -40,29 +56,48 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
     }
     // Ops are folded into a per-key overlay first, so that a key written several times is
     // stored once and gets one event describing its net change.
-    let mut touched: BTreeMap<&str, Touched> = BTreeMap::new();
-    for op in &txn.ops {
-        let slot = match touched.entry(op.key()) {
+    let mut touched: BTreeMap<String, Touched> = BTreeMap::new();
+    for op in txn.ops {
+        let (key, value) = match op {
+            Op::Put { key, value } => (key, Some(value)),
+            Op::Delete { key } => (key, None),
+        };
+        let slot = match touched.entry(key) {
             Entry::Occupied(slot) => slot.into_mut(),
             Entry::Vacant(slot) => {
-                let before = state.load(op.key())?;
-                slot.insert(Touched { after: before.clone(), before })
+                let before = state.stamp(slot.key())?;
+                slot.insert(Touched { before, current: before, value: Vec::new() })
             }
         };
-        slot.after = match op {
-            Op::Put { key, value } => Some(put(slot.after.take(), key, value, revision)),
-            Op::Delete { .. } => None,
-        };
+        match value {
+            Some(value) => {
+                slot.current = Some(put(slot.current, revision));
+                slot.value = value;
+            }
+            None => {
+                slot.current = None;
+                slot.value = Vec::new();
+            }
+        }
     }
     let mut events = Vec::with_capacity(touched.len());
-    for (key, Touched { before, after }) in touched {
-        match (before, after) {
-            (_, Some(kv)) => {
+    for (key, Touched { before, current, value }) in touched {
+        match (before, current) {
+            (_, Some(stamp)) => {
+                let kv = KeyValue {
+                    key,
+                    value,
+                    create_revision: stamp.create_revision,
+                    mod_revision: stamp.mod_revision,
+                    version: stamp.version,
+                };
                 state.save(&kv)?;
                 events.push(Event { kind: EventKind::Put, kv });
             }
-            (Some(mut last), None) => {
-                state.remove(key)?;
+            (Some(_), None) => {
+                // A delete's event carries the value it removed: the one old value read here.
+                let Some(mut last) = state.load(&key)? else { continue };
+                state.remove(&key)?;
                 last.mod_revision = revision;
                 events.push(Event { kind: EventKind::Delete, kv: last });
             }
@@ -75,7 +110,7 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
 /// Whether every compare holds against the current state.
 fn compares_hold<S: KvState + ?Sized>(state: &mut S, compares: &[Compare]) -> Result<bool> {
     for compare in compares {
-        let current = state.load(compare.key())?;
+        let current = state.stamp(compare.key())?;
         let holds = match compare {
             Compare::ModRevision { revision: 0, .. } => current.is_none(),
             Compare::ModRevision { revision, .. } => current.is_some_and(|kv| kv.mod_revision == *revision),
@@ -88,19 +123,13 @@ fn compares_hold<S: KvState + ?Sized>(state: &mut S, compares: &[Compare]) -> Re
     Ok(true)
 }
 
-/// The state of `key` after putting `value` at `revision` over `current`.
-fn put(current: Option<KeyValue>, key: &str, value: &[u8], revision: Revision) -> KeyValue {
+/// The revisions of a key after a put at `revision` over `current`.
+fn put(current: Option<Stamp>, revision: Revision) -> Stamp {
     match current {
         // Already written by this transaction: the transaction counts as a single write.
-        Some(kv) if kv.mod_revision == revision => KeyValue { value: value.to_vec(), ..kv },
-        Some(kv) => KeyValue { value: value.to_vec(), mod_revision: revision, version: kv.version + 1, ..kv },
-        None => KeyValue {
-            key: key.to_owned(),
-            value: value.to_vec(),
-            create_revision: revision,
-            mod_revision: revision,
-            version: 1,
-        },
+        Some(stamp) if stamp.mod_revision == revision => stamp,
+        Some(stamp) => Stamp { mod_revision: revision, version: stamp.version + 1, ..stamp },
+        None => Stamp { create_revision: revision, mod_revision: revision, version: 1 },
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use crate::engine::{self, KvState};
+use crate::engine::{self, KvState, Stamp};
 use crate::watch::{DEFAULT_WATCH_HISTORY, Hub, lock};
 use crate::{KeyValue, RangeResult, Result, Revision, Store, Txn, TxnOutcome, WatchStream};
 
@@ -33,6 +33,14 @@ struct Data {
 impl KvState for BTreeMap<String, KeyValue> {
     fn load(&mut self, key: &str) -> Result<Option<KeyValue>> {
         Ok(self.get(key).cloned())
+    }
+
+    fn stamp(&mut self, key: &str) -> Result<Option<Stamp>> {
+        Ok(self.get(key).map(|kv| Stamp {
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+        }))
     }
 
     fn save(&mut self, kv: &KeyValue) -> Result<()> {
@@ -95,7 +103,7 @@ impl Store for MemoryStore {
     async fn txn(&self, txn: Txn) -> Result<TxnOutcome> {
         let mut data = lock(&self.inner.data);
         let revision = data.revision + 1;
-        let Some(events) = engine::apply_txn(&mut data.kvs, &txn, revision)? else {
+        let Some(events) = engine::apply_txn(&mut data.kvs, txn, revision)? else {
             return Ok(TxnOutcome::Failed);
         };
         data.revision = revision;

@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use futures::channel::oneshot;
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::engine::{self, KvState};
+use crate::engine::{self, KvState, Stamp};
 use crate::watch::{DEFAULT_WATCH_HISTORY, Hub};
 use crate::{
     Event, KeyValue, RangeResult, Result, Revision, Store, StoreError, Txn, TxnOutcome, WatchStream,
@@ -163,22 +163,27 @@ fn encode(kv: &KeyValue) -> Vec<u8> {
 
 /// Decodes the record of `key` written by [`encode`].
 fn decode(key: &str, record: &[u8]) -> Result<KeyValue> {
-    let corrupt = || StoreError::Backend(format!("corrupt record for key {key:?}"));
+    let stamp = decode_stamp(key, record)?;
+    Ok(KeyValue {
+        key: key.to_owned(),
+        value: record[RECORD_HEADER..].to_vec(),
+        create_revision: stamp.create_revision,
+        mod_revision: stamp.mod_revision,
+        version: stamp.version,
+    })
+}
+
+/// Decodes only the revisions of the record of `key`, leaving its value where it is.
+fn decode_stamp(key: &str, record: &[u8]) -> Result<Stamp> {
     if record.len() < RECORD_HEADER || record[0] != RECORD_FORMAT {
-        return Err(corrupt());
+        return Err(StoreError::Backend(format!("corrupt record for key {key:?}")));
     }
     let field = |i: usize| {
         let start = 1 + 8 * i;
         let bytes: [u8; 8] = record[start..start + 8].try_into().expect("the header length was checked");
         u64::from_le_bytes(bytes)
     };
-    Ok(KeyValue {
-        key: key.to_owned(),
-        value: record[RECORD_HEADER..].to_vec(),
-        create_revision: field(0),
-        mod_revision: field(1),
-        version: field(2),
-    })
+    Ok(Stamp { create_revision: field(0), mod_revision: field(1), version: field(2) })
 }
 
 /// The `kvs` table of a write transaction, as the engine sees it.
@@ -190,6 +195,11 @@ impl KvState for WriteState<'_, '_> {
     fn load(&mut self, key: &str) -> Result<Option<KeyValue>> {
         let record = self.table.get(key).or_backend()?;
         record.map(|guard| decode(key, guard.value())).transpose()
+    }
+
+    fn stamp(&mut self, key: &str) -> Result<Option<Stamp>> {
+        let record = self.table.get(key).or_backend()?;
+        record.map(|guard| decode_stamp(key, guard.value())).transpose()
     }
 
     fn save(&mut self, kv: &KeyValue) -> Result<()> {
@@ -206,16 +216,19 @@ impl KvState for WriteState<'_, '_> {
 /// The writer thread: commits queued transactions in batches until every sender is gone.
 fn run_writer(db: &Database, hub: &Hub, queue: &mpsc::Receiver<Request>, max_batch: usize) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        batch.extend(queue.try_iter().take(max_batch - 1));
-        let txns: Vec<&Txn> = batch.iter().map(|request| &request.txn).collect();
-        match commit_batch(db, &txns) {
-            Ok(outcomes) => answer(hub, batch, outcomes),
+        let (mut txns, mut replies) = (Vec::new(), Vec::new());
+        for request in std::iter::once(first).chain(queue.try_iter().take(max_batch - 1)) {
+            txns.push(request.txn);
+            replies.push(request.reply);
+        }
+        let transactions = txns.len();
+        match commit_batch(db, txns) {
+            Ok(outcomes) => answer(hub, replies, outcomes),
             Err(error) => {
-                tracing::error!(%error, transactions = batch.len(), "store batch failed");
-                for request in batch {
+                tracing::error!(%error, transactions, "store batch failed");
+                for reply in replies {
                     // A caller that stopped waiting does not care.
-                    let _ = request.reply.send(Err(StoreError::Backend(error.to_string())));
+                    let _ = reply.send(Err(StoreError::Backend(error.to_string())));
                 }
             }
         }
@@ -226,7 +239,7 @@ fn run_writer(db: &Database, hub: &Hub, queue: &mpsc::Receiver<Request>, max_bat
 type Outcome = Option<(Revision, Vec<Event>)>;
 
 /// Applies `txns` in order in one durable redb transaction; nothing is written on error.
-fn commit_batch(db: &Database, txns: &[&Txn]) -> Result<Vec<Outcome>> {
+fn commit_batch(db: &Database, txns: Vec<Txn>) -> Result<Vec<Outcome>> {
     let mut write = db.begin_write().or_backend()?;
     write.set_durability(Durability::Immediate).or_backend()?;
     let mut outcomes = Vec::with_capacity(txns.len());
@@ -259,7 +272,7 @@ fn commit_batch(db: &Database, txns: &[&Txn]) -> Result<Vec<Outcome>> {
 
 /// Publishes a committed batch's events, then tells each caller its outcome: a caller that saw
 /// `Committed` and then watches from "now" will not be shown its own change again.
-fn answer(hub: &Hub, batch: Vec<Request>, mut outcomes: Vec<Outcome>) {
+fn answer(hub: &Hub, waiting: Vec<oneshot::Sender<Result<TxnOutcome>>>, mut outcomes: Vec<Outcome>) {
     let replies: Vec<TxnOutcome> = (outcomes.iter())
         .map(|outcome| match outcome {
             Some((revision, _)) => TxnOutcome::Committed { revision: *revision },
@@ -267,9 +280,9 @@ fn answer(hub: &Hub, batch: Vec<Request>, mut outcomes: Vec<Outcome>) {
         })
         .collect();
     hub.publish(outcomes.drain(..).flatten());
-    for (request, reply) in batch.into_iter().zip(replies) {
+    for (caller, reply) in waiting.into_iter().zip(replies) {
         // A caller that stopped waiting does not care.
-        let _ = request.reply.send(Ok(reply));
+        let _ = caller.send(Ok(reply));
     }
 }
 
