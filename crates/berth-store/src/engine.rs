@@ -18,6 +18,24 @@ pub(crate) struct Stamp {
     pub version: u64,
 }
 
+impl Stamp {
+    /// The revisions of a key as read whole.
+    pub fn of(kv: &KeyValue) -> Stamp {
+        Stamp { create_revision: kv.create_revision, mod_revision: kv.mod_revision, version: kv.version }
+    }
+
+    /// The key as stored with these revisions and `value`.
+    pub fn with(self, key: String, value: Vec<u8>) -> KeyValue {
+        KeyValue {
+            key,
+            value,
+            create_revision: self.create_revision,
+            mod_revision: self.mod_revision,
+            version: self.version,
+        }
+    }
+}
+
 /// Point access to a backend's current keys, as a transaction being applied sees them.
 pub(crate) trait KvState {
     /// Reads one key.
@@ -45,7 +63,7 @@ struct Touched {
 ///
 /// Returns `None` (and writes nothing) when a compare fails, otherwise the transaction's events:
 /// one per key whose net state changed, in key order. The transaction is taken by value so that
-/// its values move into the stored records and events instead of being copied.
+/// each put's value moves into its event instead of being copied.
 pub(crate) fn apply_txn<S: KvState + ?Sized>(
     state: &mut S,
     txn: Txn,
@@ -84,13 +102,7 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
     for (key, Touched { before, current, value }) in touched {
         match (before, current) {
             (_, Some(stamp)) => {
-                let kv = KeyValue {
-                    key,
-                    value,
-                    create_revision: stamp.create_revision,
-                    mod_revision: stamp.mod_revision,
-                    version: stamp.version,
-                };
+                let kv = stamp.with(key, value);
                 state.save(&kv)?;
                 events.push(Event { kind: EventKind::Put, kv });
             }

@@ -36,11 +36,7 @@ impl KvState for BTreeMap<String, KeyValue> {
     }
 
     fn stamp(&mut self, key: &str) -> Result<Option<Stamp>> {
-        Ok(self.get(key).map(|kv| Stamp {
-            create_revision: kv.create_revision,
-            mod_revision: kv.mod_revision,
-            version: kv.version,
-        }))
+        Ok(self.get(key).map(Stamp::of))
     }
 
     fn save(&mut self, kv: &KeyValue) -> Result<()> {

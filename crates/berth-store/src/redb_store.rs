@@ -163,14 +163,7 @@ fn encode(kv: &KeyValue) -> Vec<u8> {
 
 /// Decodes the record of `key` written by [`encode`].
 fn decode(key: &str, record: &[u8]) -> Result<KeyValue> {
-    let stamp = decode_stamp(key, record)?;
-    Ok(KeyValue {
-        key: key.to_owned(),
-        value: record[RECORD_HEADER..].to_vec(),
-        create_revision: stamp.create_revision,
-        mod_revision: stamp.mod_revision,
-        version: stamp.version,
-    })
+    Ok(decode_stamp(key, record)?.with(key.to_owned(), record[RECORD_HEADER..].to_vec()))
 }
 
 /// Decodes only the revisions of the record of `key`, leaving its value where it is.
