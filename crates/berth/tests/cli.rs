@@ -213,3 +213,28 @@ fn berth_up_without_a_docker_engine_says_so_in_one_line() {
     assert!(lines[0].contains("cannot reach the Docker Engine"), "{stderr}");
     assert!(!dir.path().join("berth.redb").exists(), "nothing was started before Docker was checked");
 }
+
+#[test]
+fn berth_up_takes_the_servers_settings_and_refuses_bad_ones_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let refusal = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .arg("up")
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .expect("runs");
+        assert!(!output.status.success(), "{args:?} was accepted");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = refusal(&["--agent-lost-after", "0s"]);
+    assert!(stderr.contains("agent_lost_after must be longer than zero"), "{stderr}");
+    let stderr = refusal(&["--task-retention", "soon"]);
+    assert!(stderr.contains("--task-retention"), "{stderr}");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(&config, "account_id = \"12ab\"\n").expect("config written");
+    let stderr = refusal(&["--config", config.to_str().expect("utf-8 path")]);
+    assert!(stderr.contains("account id must be 12 digits"), "{stderr}");
+    assert!(!dir.path().join("berth.redb").exists(), "nothing was started");
+}

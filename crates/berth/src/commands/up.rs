@@ -1,8 +1,6 @@
 //! `berth up`: everything on one machine in one process — the control plane with its embedded
 //! store, cluster `default`, and an agent for this host — then a ready-to-paste AWS CLI example.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,25 +8,16 @@ use anyhow::Context;
 use berth_agent::Agent;
 use berth_agent::client::EcsClient;
 use berth_api::model::{CreateClusterRequest, CreateClusterResponse};
-use berth_server::ServerConfig;
 
 use super::agent::HostArgs;
+use super::server::ServerArgs;
 
-/// Flags of `berth up`.
+/// Flags of `berth up`: every setting of `berth server` (flags, environment variables and
+/// `--config`, resolved the same way) and every host setting of `berth agent`.
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
-    /// Address the ECS API listens on.
-    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:4566")]
-    listen: SocketAddr,
-    /// Directory of the store and the agent's identity.
-    #[arg(long, env = "BERTH_DATA_DIR", default_value = "./berth-data")]
-    data_dir: PathBuf,
-    /// Region of requests whose signature names none.
-    #[arg(long, env = "BERTH_REGION", default_value = "us-east-1")]
-    region: String,
-    /// 12-digit account id in every ARN.
-    #[arg(long, env = "BERTH_ACCOUNT_ID", default_value = "000000000000")]
-    account_id: String,
+    #[command(flatten)]
+    server: ServerArgs,
     #[command(flatten)]
     host: HostArgs,
 }
@@ -38,19 +27,14 @@ const CLUSTER: &str = "default";
 
 /// Runs everything until Ctrl-C or SIGTERM.
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
-    // Docker first: without it there is nothing to run tasks on, and the user should hear that
-    // before anything else happens.
+    // Settings first, so that a mistyped one is all the user hears; then Docker: without it there
+    // is nothing to run tasks on, and the user should hear that before anything else happens.
+    let config = super::server::resolve(args.server)?;
+    let (region, agent_data_dir) = (config.region.clone(), config.data_dir.join("agent"));
     let runtime = args.host.docker().await?;
     let stats = berth_agent::metadata::DockerStats::connect()
         .await
         .map_err(|err| anyhow::anyhow!("cannot reach the Docker Engine for container stats: {err}"))?;
-    let config = ServerConfig {
-        listen: args.listen,
-        data_dir: args.data_dir.clone(),
-        region: args.region.clone(),
-        account_id: args.account_id.clone(),
-        ..ServerConfig::default()
-    };
     let server = berth_server::start(config).await?;
     let endpoint = format!("http://{}", server.addr);
     let client = EcsClient::new(&endpoint, None);
@@ -61,12 +45,12 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         )
         .await
         .context("failed to create the default cluster")?;
-    let agent_config = args.host.config(&endpoint, CLUSTER, args.data_dir.join("agent"))?;
+    let agent_config = args.host.config(&endpoint, CLUSTER, agent_data_dir)?;
     let mut agent = Agent::start(agent_config, runtime, Some(Arc::new(stats))).await?;
     if !agent.wait_connected(Duration::from_secs(30)).await {
         anyhow::bail!("the agent did not connect to the control plane within 30 s");
     }
-    print_welcome(&endpoint, &args.region, &agent.instance_arn);
+    print_welcome(&endpoint, &region, &agent.instance_arn);
     tokio::select! {
         _ = super::signals::shutdown() => {}
         outcome = agent.wait() => outcome?,
