@@ -169,8 +169,7 @@ async fn stop_one(
             .when(Compare::unchanged(&instance_key, instance_revision))
             .then(Op::put(&task_key, encode(&task)?))
             .then(Op::put(&instance_key, encode(&instance)?))
-            .then(Op::put(&index_key, encode(&task.assignment())?))
-            .then(Op::delete(keys::instance_running_task(scope, cluster, instance_id, task_id)));
+            .then(Op::put(&index_key, encode(&task.assignment())?));
         if commit(store, txn).await?.is_some() {
             return Ok(true);
         }

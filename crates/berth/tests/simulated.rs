@@ -88,6 +88,21 @@ async fn spread_over_three_zones_on_instances_of_berth_agent_simulate() {
         cluster.client.describe_clusters().clusters(&cluster.name).send().await.expect("describe");
     assert_eq!(described.clusters()[0].running_tasks_count(), 9);
     assert_eq!(described.clusters()[0].registered_container_instances_count(), 6);
+    // Each instance counts the tasks running on it as running, none as pending.
+    let placed = per_instance(output.tasks());
+    let instances = cluster
+        .client
+        .describe_container_instances()
+        .cluster(&cluster.name)
+        .set_container_instances(Some(zones.keys().cloned().collect()))
+        .send()
+        .await
+        .expect("describe instances");
+    for instance in instances.container_instances() {
+        let arn = instance.container_instance_arn().unwrap_or_default();
+        let expected = placed.get(arn).copied().unwrap_or(0) as i32;
+        assert_eq!((instance.running_tasks_count(), instance.pending_tasks_count()), (expected, 0), "{arn}");
+    }
 
     // Ctrl-C ends every session: the instances show as disconnected.
     let (status, stderr) = agents.interrupt().await;

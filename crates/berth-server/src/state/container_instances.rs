@@ -116,16 +116,15 @@ fn set_ports(resources: &mut Vec<Resource>, name: &str, ports: &BTreeSet<u16>) {
 /// Subtracts a task's demand from `instance`'s remaining resources and counts it.
 ///
 /// As stored, `pendingTasksCount` counts every task that holds a reservation on the instance,
-/// running or not, and `runningTasksCount` stays 0: which of them run is kept apart, in the
-/// markers under [`keys::instance_running_tasks`], and [`with_task_counts`] splits the two
-/// counts when the instance is described.
+/// running or not, and `runningTasksCount` stays 0: which of them run is told by their task
+/// records ([`running_tasks`]), and [`with_task_counts`] splits the two counts when the instance
+/// is described.
 pub fn reserve(instance: &mut ContainerInstance, demand: &Demand) {
     adjust(instance, demand, -1);
     instance.pending_tasks_count = Some(instance.pending_tasks_count.unwrap_or(0) + 1);
 }
 
-/// Gives a stopped task's demand back to `instance`. The caller also deletes the task's running
-/// marker ([`keys::instance_running_task`]), which is harmless when there is none.
+/// Gives a stopped task's demand back to `instance`.
 pub fn release(instance: &mut ContainerInstance, demand: &Demand) {
     adjust(instance, demand, 1);
     // A record written before running tasks were counted apart may hold the task as running.
@@ -152,18 +151,39 @@ pub fn with_task_counts(mut instance: ContainerInstance, running: usize) -> Cont
 }
 
 /// How many tasks the agent of instance `id` has reported RUNNING that still hold their
-/// reservation (the markers under [`keys::instance_running_tasks`]).
+/// reservation: of the tasks in the instance's index, those whose record says so.
+///
+/// Counted when described rather than kept in a key of their own: a key per running task
+/// (there was one, beside the instance) cost every task one more write to a page of the store's
+/// tree of its own, for a count only DescribeContainerInstances shows, which reads at most 100
+/// instances of a few dozen tasks each.
 pub async fn running_tasks(
     store: &dyn Store,
     scope: &Scope,
     cluster: &str,
     id: &str,
 ) -> Result<usize, EcsError> {
-    let markers = store
-        .range(&keys::instance_running_tasks(scope, cluster, id), None, 0)
-        .await
-        .map_err(super::store_error)?;
-    Ok(markers.kvs.len())
+    /// The two flags of a task record that say whether it counts, decoded alone.
+    #[derive(Deserialize)]
+    struct Holding {
+        #[serde(default)]
+        released: bool,
+        #[serde(default)]
+        counted_running: bool,
+    }
+    let index =
+        store.range(&keys::instance_tasks(scope, cluster, id), None, 0).await.map_err(super::store_error)?;
+    let mut running = 0;
+    for entry in index.kvs {
+        let task_id = entry.key.rsplit('/').next().unwrap_or_default();
+        let task_key = keys::task(scope, cluster, task_id);
+        let Some(stored) = store.get(&task_key).await.map_err(super::store_error)? else { continue };
+        let holding: Holding = records::decode(&task_key, &stored.value)?;
+        if holding.counted_running && !holding.released {
+            running += 1;
+        }
+    }
+    Ok(running)
 }
 
 fn adjust(instance: &mut ContainerInstance, demand: &Demand, sign: i64) {

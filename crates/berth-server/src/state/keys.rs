@@ -53,21 +53,6 @@ pub fn instance_task(scope: &Scope, cluster: &str, instance_id: &str, task_id: &
     format!("{}{task_id}", instance_tasks(scope, cluster, instance_id))
 }
 
-/// The prefix of the markers of the tasks an instance runs: one empty key per task that its
-/// agent has reported RUNNING and that still holds its reservation. DescribeContainerInstances
-/// counts them for `runningTasksCount`. They live apart from the instance record so that a task
-/// reaching RUNNING does not rewrite the record every placement compares against: that write
-/// made concurrent placements on the instance decide again, and cost every placement snapshot a
-/// decode.
-pub fn instance_running_tasks(scope: &Scope, cluster: &str, instance_id: &str) -> String {
-    format!("{}instance-running/{cluster}/{instance_id}/", base(scope))
-}
-
-/// One running task's marker on its instance.
-pub fn instance_running_task(scope: &Scope, cluster: &str, instance_id: &str, task_id: &str) -> String {
-    format!("{}{task_id}", instance_running_tasks(scope, cluster, instance_id))
-}
-
 /// The prefix of the tasks of a cluster.
 pub fn tasks(scope: &Scope, cluster: &str) -> String {
     format!("{}task/{cluster}/", base(scope))

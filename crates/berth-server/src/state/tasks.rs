@@ -37,7 +37,8 @@ pub struct TaskRecord {
     /// Whether the reservation has been given back (the task is STOPPED).
     #[serde(default)]
     pub released: bool,
-    /// Whether the instance counts the task in `runningTasksCount` (else `pendingTasksCount`).
+    /// Whether the task's agent has reported it RUNNING: while it holds its reservation, the
+    /// instance counts it in `runningTasksCount` (else `pendingTasksCount`).
     #[serde(default)]
     pub counted_running: bool,
 }
@@ -185,9 +186,8 @@ pub enum ReportOutcome {
 /// How often a report retries when its records keep changing under it.
 const MAX_ATTEMPTS: usize = 64;
 
-/// Applies an agent's report of a task on `instance_id` to the task record, with the task's
-/// running marker when it reached RUNNING, and with the instance record when it reached STOPPED
-/// (its resources come back), in one transaction. Statuses only move forward, so a late or
+/// Applies an agent's report of a task on `instance_id` to the task record, with the instance
+/// record when it reached STOPPED (its resources come back), in one transaction. Statuses only move forward, so a late or
 /// repeated report changes nothing.
 ///
 /// Whether the report changed anything is told by the record's encoding: the merged record is
@@ -247,16 +247,6 @@ pub async fn apply_report(
                     .when(Compare::unchanged(&instance_key, revision))
                     .then(Op::put(&instance_key, encode(&instance)?));
             }
-        }
-        if release || reached_running {
-            // Running tasks are counted by a marker beside the instance, not in its record: see
-            // `keys::instance_running_tasks`.
-            let running_marker = keys::instance_running_task(scope, cluster, instance_id, task.id());
-            txn = txn.then(if release {
-                Op::delete(&running_marker)
-            } else {
-                Op::put(&running_marker, Vec::new())
-            });
         }
         txn = txn.then(Op::put(&task_key, encoded));
         if stopped {

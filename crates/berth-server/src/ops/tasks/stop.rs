@@ -133,10 +133,7 @@ fn transaction(
             container_instances::release(&mut record.instance, &task.reservation.demand());
             record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
             let key = instance_key(ctx, &task, &id);
-            txn = txn
-                .when(Compare::unchanged(&key, revision))
-                .then(Op::put(&key, encode(&record)?))
-                .then(Op::delete(keys::instance_running_task(&ctx.scope, &task.cluster, &id, task.id())));
+            txn = txn.when(Compare::unchanged(&key, revision)).then(Op::put(&key, encode(&record)?));
         }
         task.released = true;
     }
