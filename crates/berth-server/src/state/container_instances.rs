@@ -163,27 +163,8 @@ pub async fn running_tasks(
     cluster: &str,
     id: &str,
 ) -> Result<usize, EcsError> {
-    /// The two flags of a task record that say whether it counts, decoded alone.
-    #[derive(Deserialize)]
-    struct Holding {
-        #[serde(default)]
-        released: bool,
-        #[serde(default)]
-        counted_running: bool,
-    }
-    let index =
-        store.range(&keys::instance_tasks(scope, cluster, id), None, 0).await.map_err(super::store_error)?;
-    let mut running = 0;
-    for entry in index.kvs {
-        let task_id = entry.key.rsplit('/').next().unwrap_or_default();
-        let task_key = keys::task(scope, cluster, task_id);
-        let Some(stored) = store.get(&task_key).await.map_err(super::store_error)? else { continue };
-        let holding: Holding = records::decode(&task_key, &stored.value)?;
-        if holding.counted_running && !holding.released {
-            running += 1;
-        }
-    }
-    Ok(running)
+    let assigned = super::tasks::assigned(store, scope, cluster, id).await?;
+    Ok(assigned.iter().filter(|task| task.counted_running && !task.released).count())
 }
 
 fn adjust(instance: &mut ContainerInstance, demand: &Demand, sign: i64) {

@@ -187,8 +187,8 @@ pub enum ReportOutcome {
 const MAX_ATTEMPTS: usize = 64;
 
 /// Applies an agent's report of a task on `instance_id` to the task record, with the instance
-/// record when it reached STOPPED (its resources come back), in one transaction. Statuses only move forward, so a late or
-/// repeated report changes nothing.
+/// record when it reached STOPPED (its resources come back), in one transaction. Statuses only
+/// move forward, so a late or repeated report changes nothing.
 ///
 /// Whether the report changed anything is told by the record's encoding: the merged record is
 /// encoded for the write anyway, and equal bytes mean an equal record (the shapes hold no hash
