@@ -2,8 +2,8 @@
 
 use berth_api::EcsError;
 use berth_store::{Compare, Op, Revision, Store, Txn, TxnOutcome};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::store_error;
 
@@ -34,7 +34,7 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EcsError> {
     serde_json::to_vec(value).map_err(|err| EcsError::server(format!("failed to encode a record: {err}")))
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, EcsError> {
+pub(crate) fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, EcsError> {
     serde_json::from_slice(bytes).map_err(|err| {
         tracing::error!(key, %err, "stored record does not decode");
         EcsError::server(format!("The record at {key} is unreadable."))

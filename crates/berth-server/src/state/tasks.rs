@@ -21,8 +21,14 @@ use super::records::{self, Record, commit, encode};
 use crate::context::now;
 
 /// A task as stored.
+///
+/// The definition's type is a parameter so that a reader that only needs the rest can leave
+/// the definition encoded ([`RawDefinition`]) and write it back verbatim: a report changes the
+/// task's statuses, never its definition, and decoding and re-encoding the definition was close
+/// to half of each report's work. Every other field is the same type in both, so no field can be
+/// added to one and forgotten in the other.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TaskRecord {
+pub struct TaskRecord<D = TaskDefinition> {
     /// The ECS shape, returned as is by DescribeTasks.
     pub task: Task,
     /// The name of the task's cluster.
@@ -31,7 +37,7 @@ pub struct TaskRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
     /// The task definition as it was when the task was launched.
-    pub task_definition: TaskDefinition,
+    pub task_definition: D,
     /// What the task reserved on its instance.
     pub reservation: Reservation,
     /// Whether the reservation has been given back (the task is STOPPED).
@@ -42,6 +48,9 @@ pub struct TaskRecord {
     #[serde(default)]
     pub counted_running: bool,
 }
+
+/// A task definition left as stored, borrowed from the record's bytes.
+pub type RawDefinition<'a> = &'a serde_json::value::RawValue;
 
 /// The resources a task holds on its instance.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -112,12 +121,14 @@ pub fn id_of(task_arn: &str) -> &str {
     task_arn.rsplit('/').next().unwrap_or(task_arn)
 }
 
-impl TaskRecord {
+impl<D> TaskRecord<D> {
     /// The task's id.
     pub fn id(&self) -> &str {
         id_of(self.task.task_arn.as_deref().unwrap_or_default())
     }
+}
 
+impl TaskRecord {
     /// What the task's agent should make of it.
     pub fn desired(&self) -> DesiredTask {
         let desired_status = self.task.desired_status.clone().unwrap_or_else(|| "RUNNING".to_string());
@@ -206,7 +217,7 @@ pub async fn apply_report(
         let Some(stored) = store.get(&task_key).await.map_err(super::store_error)? else {
             return Ok(ReportOutcome::Unknown);
         };
-        let mut task: TaskRecord = records::decode(&task_key, &stored.value)?;
+        let mut task: TaskRecord<RawDefinition> = records::decode(&task_key, &stored.value)?;
         if task.instance_id.as_deref() != Some(instance_id)
             || task.task.task_arn.as_deref() != Some(report.task_arn.as_str())
         {
@@ -261,7 +272,7 @@ pub async fn apply_report(
 
 /// Folds a report into a task record: statuses and times only move forward; what the user or
 /// the control plane decided (desired status, a stop code given by StopTask) is kept.
-pub fn merge_report(record: &mut TaskRecord, report: &TaskReport, now: f64) {
+pub fn merge_report<D>(record: &mut TaskRecord<D>, report: &TaskReport, now: f64) {
     let task = &mut record.task;
     let current = task.last_status.clone().unwrap_or_else(|| "PROVISIONING".to_string());
     let status = if lifecycle_rank(&report.status) > lifecycle_rank(&current) {
@@ -385,6 +396,32 @@ mod tests {
         let before = task.clone();
         merge_report(&mut task, &late, 11.0);
         assert_eq!(task, before, "a late report changes nothing");
+    }
+
+    #[test]
+    fn a_report_applied_with_the_definition_left_encoded_keeps_it_byte_for_byte() {
+        let mut full = record();
+        full.task_definition = TaskDefinition {
+            family: Some("web \"quoted\" é".into()),
+            revision: Some(3),
+            container_definitions: Some(vec![berth_api::model::ContainerDefinition {
+                name: Some("app".into()),
+                image: Some("busybox".into()),
+                ..Default::default()
+            }]),
+            ..TaskDefinition::default()
+        };
+        let stored = encode(&full).unwrap();
+        let running = TaskReport { task_arn: "x".into(), status: "RUNNING".into(), ..TaskReport::default() };
+
+        let untouched: TaskRecord<RawDefinition> = records::decode("/t", &stored).unwrap();
+        assert_eq!(encode(&untouched).unwrap(), stored, "decoding and encoding changes no byte");
+
+        let mut raw: TaskRecord<RawDefinition> = records::decode("/t", &stored).unwrap();
+        merge_report(&mut raw, &running, 10.0);
+        merge_report(&mut full, &running, 10.0);
+        let merged: TaskRecord = records::decode("/t", &encode(&raw).unwrap()).unwrap();
+        assert_eq!(merged, full);
     }
 
     #[test]
