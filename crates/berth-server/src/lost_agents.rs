@@ -157,8 +157,7 @@ async fn stop_one(
         }
         mark_lost(&mut task, clock);
         if !task.released {
-            container_instances::release(&mut instance.instance, &task.reservation.demand());
-            instance.instance.version = Some(instance.instance.version.unwrap_or(0) + 1);
+            container_instances::give_back(&mut instance, &task.reservation.demand());
             task.released = true;
         }
         let index_key = keys::instance_task(scope, cluster, instance_id, task_id);

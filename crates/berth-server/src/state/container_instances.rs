@@ -135,6 +135,13 @@ pub fn release(instance: &mut ContainerInstance, demand: &Demand) {
     *count = Some((count.unwrap_or(0) - 1).max(0));
 }
 
+/// Gives a stopped task's demand back to the instance `record` and counts the change in its
+/// version: what every path that ends a task's reservation writes.
+pub fn give_back(record: &mut ContainerInstanceRecord, demand: &Demand) {
+    release(&mut record.instance, demand);
+    record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
+}
+
 /// The tasks holding a reservation on `instance`, from the counts as stored. Records written
 /// before running tasks were counted apart held those in `runningTasksCount`.
 pub fn reserved_tasks(instance: &ContainerInstance) -> i32 {

@@ -252,8 +252,7 @@ pub async fn apply_report(
             if let Some(Record { value: mut instance, revision }) =
                 records::get::<ContainerInstanceRecord>(store, &instance_key).await?
             {
-                container_instances::release(&mut instance.instance, &task.reservation.demand());
-                instance.instance.version = Some(instance.instance.version.unwrap_or(0) + 1);
+                container_instances::give_back(&mut instance, &task.reservation.demand());
                 txn = txn
                     .when(Compare::unchanged(&instance_key, revision))
                     .then(Op::put(&instance_key, encode(&instance)?));

@@ -130,8 +130,7 @@ fn transaction(
         if let (Some(id), Some(Record { value: mut record, revision })) = (task.instance_id.clone(), instance)
             && !task.released
         {
-            container_instances::release(&mut record.instance, &task.reservation.demand());
-            record.instance.version = Some(record.instance.version.unwrap_or(0) + 1);
+            container_instances::give_back(&mut record, &task.reservation.demand());
             let key = instance_key(ctx, &task, &id);
             txn = txn.when(Compare::unchanged(&key, revision)).then(Op::put(&key, encode(&record)?));
         }
