@@ -89,9 +89,11 @@ pub enum AgentMessage {
 }
 
 /// A task the control plane wants on an instance, in the state it wants it.
+///
+/// The definition's type is a parameter (see [`TaskSpec`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DesiredTask {
+pub struct DesiredTask<D = TaskDefinition> {
     /// The task's ARN.
     pub task_arn: String,
     /// `RUNNING` or `STOPPED`.
@@ -100,20 +102,24 @@ pub struct DesiredTask {
     pub version: i64,
     /// What to run; absent for a task the server does not know (the agent stops it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub spec: Option<TaskSpec>,
+    pub spec: Option<TaskSpec<D>>,
     /// Why the task should stop, when it should.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_reason: Option<String>,
 }
 
 /// Everything an agent needs to run a task.
+///
+/// The definition's type is a parameter so that the control plane can write a definition it
+/// encoded once into the specs of many tasks (as a `serde_json` raw value); agents read it as a
+/// [`TaskDefinition`], the default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskSpec {
+pub struct TaskSpec<D = TaskDefinition> {
     /// The cluster's ARN.
     pub cluster_arn: String,
     /// The task definition, as it was when the task was launched.
-    pub task_definition: TaskDefinition,
+    pub task_definition: D,
     /// The overrides given to RunTask or StartTask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<TaskOverride>,

@@ -126,7 +126,8 @@ mod tests {
         put(store, &keys::task(scope, &record.cluster, &id), record).await.expect("put task");
         if with_assignment {
             let key = keys::instance_task(scope, &record.cluster, "i-1", &id);
-            let assignment = Assignment { desired_status: "STOPPED".into(), version: 2, desired: None };
+            let assignment: Assignment =
+                Assignment { desired_status: "STOPPED".into(), version: 2, desired: None };
             put(store, &key, &assignment).await.expect("put assignment");
         }
     }

@@ -27,6 +27,7 @@ use berth_api::model::Failure;
 use berth_scheduler::{InstanceView, Request, Strategy, TaskView};
 use berth_store::{Compare, Op, Revision, Store, Txn};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::container_instances::{self, ContainerInstanceRecord, INACTIVE};
 use super::keys;
@@ -419,18 +420,29 @@ fn transaction(
 ) -> Result<(Txn, Vec<TaskRecord>, Vec<Charged>), EcsError> {
     let mut txn = Txn::new();
     let mut charged: BTreeMap<usize, ContainerInstanceRecord> = BTreeMap::new();
-    let mut tasks = Vec::with_capacity(decision.chosen.len());
+    let mut tasks: Vec<TaskRecord> = Vec::with_capacity(decision.chosen.len());
+    // The tasks of one request share their definition, and each task writes it twice (in its
+    // record and in its assignment): it is encoded once, and again only if a task's differs.
+    let mut definition: Option<Box<RawValue>> = None;
     for &index in &decision.chosen {
         let entry = &instances[index];
         let task = build(entry)?;
         let record = charged.entry(index).or_insert_with(|| ContainerInstanceRecord::clone(&entry.record));
         container_instances::reserve(&mut record.instance, &request.demand);
+        let shared = tasks.last().is_some_and(|last| last.task_definition == task.task_definition);
+        let raw = match definition.take() {
+            Some(raw) if shared => raw,
+            _ => serde_json::value::to_raw_value(&task.task_definition)
+                .map_err(|err| EcsError::server(format!("failed to encode a task definition: {err}")))?,
+        };
+        let (task, own) = task.swap_definition(&*raw);
         let task_key = keys::task(scope, cluster, task.id());
         txn = txn.when(Compare::absent(&task_key)).then(Op::put(&task_key, encode(&task)?)).then(Op::put(
             keys::instance_task(scope, cluster, &entry.id, task.id()),
             encode(&task.assignment())?,
         ));
-        tasks.push(task);
+        tasks.push(task.swap_definition(own).0);
+        definition = Some(raw);
     }
     let mut written = Vec::with_capacity(charged.len());
     for (index, mut record) in charged {

@@ -85,7 +85,7 @@ impl Reservation {
 
 /// A task's entry in its instance's index: what the agent should make of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Assignment {
+pub struct Assignment<D = TaskDefinition> {
     /// `RUNNING` or `STOPPED`.
     pub desired_status: String,
     /// The task record's version when this was written.
@@ -96,7 +96,7 @@ pub struct Assignment {
     /// third of an agent session's work. Entries written before it was kept have none, and the
     /// session reads the task record for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub desired: Option<DesiredTask>,
+    pub desired: Option<DesiredTask<D>>,
 }
 
 /// The lifecycle statuses in order: a task only ever moves forward through them.
@@ -126,11 +126,34 @@ impl<D> TaskRecord<D> {
     pub fn id(&self) -> &str {
         id_of(self.task.task_arn.as_deref().unwrap_or_default())
     }
+
+    /// The record with `definition` in its place, and the definition it held.
+    pub fn swap_definition<E>(self, definition: E) -> (TaskRecord<E>, D) {
+        let TaskRecord {
+            task,
+            cluster,
+            instance_id,
+            task_definition,
+            reservation,
+            released,
+            counted_running,
+        } = self;
+        let record = TaskRecord {
+            task,
+            cluster,
+            instance_id,
+            task_definition: definition,
+            reservation,
+            released,
+            counted_running,
+        };
+        (record, task_definition)
+    }
 }
 
-impl TaskRecord {
+impl<D: Clone> TaskRecord<D> {
     /// What the task's agent should make of it.
-    pub fn desired(&self) -> DesiredTask {
+    pub fn desired(&self) -> DesiredTask<D> {
         let desired_status = self.task.desired_status.clone().unwrap_or_else(|| "RUNNING".to_string());
         let container_arns = self
             .task
@@ -156,7 +179,7 @@ impl TaskRecord {
     }
 
     /// The task's assignment entry.
-    pub fn assignment(&self) -> Assignment {
+    pub fn assignment(&self) -> Assignment<D> {
         Assignment {
             desired_status: self.task.desired_status.clone().unwrap_or_else(|| "RUNNING".to_string()),
             version: self.task.version.unwrap_or(0),
@@ -421,6 +444,17 @@ mod tests {
         merge_report(&mut full, &running, 10.0);
         let merged: TaskRecord = records::decode("/t", &encode(&raw).unwrap()).unwrap();
         assert_eq!(merged, full);
+    }
+
+    #[test]
+    fn a_record_and_its_assignment_encode_the_same_with_the_definition_encoded_beforehand() {
+        let mut full = record();
+        full.task_definition.family = Some("web".into());
+        full.task_definition.revision = Some(2);
+        let raw = serde_json::value::to_raw_value(&full.task_definition).unwrap();
+        let (with_raw, _) = full.clone().swap_definition(&*raw);
+        assert_eq!(encode(&with_raw).unwrap(), encode(&full).unwrap());
+        assert_eq!(encode(&with_raw.assignment()).unwrap(), encode(&full.assignment()).unwrap());
     }
 
     #[test]
