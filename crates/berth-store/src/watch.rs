@@ -72,10 +72,6 @@ struct HubState {
     /// How many waiting watchers have a prefix of each length: the lengths at which an event's
     /// key is looked up in `by_prefix`.
     lengths: BTreeMap<usize, usize>,
-    /// The sequence numbers of the events under its prefix published since each woken watcher
-    /// started waiting, in order; only waiting watchers have an entry. Once the first of them has
-    /// left the ring the watcher is compacted whatever follows, so no more are noted.
-    noted: HashMap<u64, Vec<u64>>,
     next_watcher: u64,
     closed: bool,
 }
@@ -84,6 +80,10 @@ struct HubState {
 struct Waiter {
     prefix: Arc<str>,
     waker: Waker,
+    /// The sequence numbers of the events under its prefix published since it started waiting,
+    /// in order: none until a publish wakes it. Once the first of them has left the ring the
+    /// watcher is compacted whatever follows, so no more are noted.
+    noted: Vec<u64>,
 }
 
 impl HubState {
@@ -93,14 +93,15 @@ impl HubState {
     }
 
     fn add_waiter(&mut self, id: u64, prefix: &Arc<str>, waker: &Waker) {
-        if self.waiting.insert(id, Waiter { prefix: prefix.clone(), waker: waker.clone() }).is_none() {
+        let waiter = Waiter { prefix: prefix.clone(), waker: waker.clone(), noted: Vec::new() };
+        if self.waiting.insert(id, waiter).is_none() {
             self.by_prefix.entry(prefix.clone()).or_default().push(id);
             *self.lengths.entry(prefix.len()).or_default() += 1;
         }
     }
 
-    /// Takes watcher `id` off the waiting list; returns its waker if it was on it.
-    fn remove_waiter(&mut self, id: u64) -> Option<Waker> {
+    /// Takes watcher `id` off the waiting list; returns it if it was on it.
+    fn remove_waiter(&mut self, id: u64) -> Option<Waiter> {
         let waiter = self.waiting.remove(&id)?;
         if let Some(ids) = self.by_prefix.get_mut(&waiter.prefix) {
             ids.retain(|other| *other != id);
@@ -114,26 +115,27 @@ impl HubState {
                 self.lengths.remove(&waiter.prefix.len());
             }
         }
-        Some(waiter.waker)
+        Some(waiter)
     }
 
     /// Notes the event at `seq` for every waiting watcher whose prefix `key` falls under; a
-    /// watcher noted for the first time since it started waiting goes into `woken`.
-    fn note_for_waiters(&mut self, key: &str, seq: u64, woken: &mut Vec<u64>) {
+    /// watcher noted for the first time since it started waiting is woken (its waker goes into
+    /// `wakers`), and stays waiting: what is published before it runs is noted for it too.
+    fn note_for_waiters(&mut self, key: &str, seq: u64, wakers: &mut Vec<Waker>) {
         if self.waiting.is_empty() {
             return;
         }
-        let HubState { lengths, by_prefix, noted, front_seq, .. } = self;
+        let HubState { lengths, by_prefix, waiting, front_seq, .. } = self;
         for length in lengths.range(..=key.len()).map(|(length, _)| *length) {
             let Some(ids) = key.get(..length).and_then(|prefix| by_prefix.get(prefix)) else { continue };
-            for &id in ids {
-                let seqs = noted.entry(id).or_insert_with(|| {
-                    woken.push(id);
-                    Vec::new()
-                });
-                if seqs.first().is_none_or(|first| *first >= *front_seq) {
-                    seqs.push(seq);
+            for id in ids {
+                let Some(waiter) = waiting.get_mut(id) else { continue };
+                match waiter.noted.first() {
+                    None => wakers.push(waiter.waker.clone()),
+                    Some(first) if first < front_seq => continue,
+                    Some(_) => {}
                 }
+                waiter.noted.push(seq);
             }
         }
     }
@@ -152,7 +154,6 @@ impl Hub {
             waiting: HashMap::new(),
             by_prefix: HashMap::new(),
             lengths: BTreeMap::new(),
-            noted: HashMap::new(),
             next_watcher: 0,
             closed: false,
         };
@@ -165,17 +166,14 @@ impl Hub {
         let mut wakers: Vec<Waker> = Vec::new();
         {
             let mut state = lock(&self.state);
-            let mut woken = Vec::new();
             for (revision, events) in commits {
                 state.current = revision;
                 for event in events {
                     let seq = state.end_seq();
-                    state.note_for_waiters(&event.kv.key, seq, &mut woken);
+                    state.note_for_waiters(&event.kv.key, seq, &mut wakers);
                     state.ring.push_back(Arc::new(event));
                 }
             }
-            // The woken stay waiting: what is published before they run is noted for them too.
-            wakers.extend(woken.iter().filter_map(|id| state.waiting.get(id)).map(|w| w.waker.clone()));
             while state.ring.len() > state.capacity {
                 let Some(evicted) = state.ring.pop_front() else {
                     break;
@@ -277,10 +275,9 @@ impl WatchStream {
     /// publishing takes, so that no publish can slip in between.
     fn scan(&mut self, waker: &Waker) -> Scan {
         let mut state = lock(&self.hub.state);
-        if state.remove_waiter(self.id).is_some() {
+        if let Some(Waiter { noted: seqs, .. }) = state.remove_waiter(self.id) {
             // Every event under its prefix published since it began waiting was noted for it:
             // take those and go on at the end. If the first has left the ring, it is compacted.
-            let seqs = state.noted.remove(&self.id).unwrap_or_default();
             let front = state.front_seq;
             match seqs.first() {
                 Some(&first) if first < front => self.cursor = self.cursor.max(first),
@@ -363,7 +360,6 @@ impl Drop for WatchStream {
     fn drop(&mut self) {
         let mut state = lock(&self.hub.state);
         state.remove_waiter(self.id);
-        state.noted.remove(&self.id);
     }
 }
 
