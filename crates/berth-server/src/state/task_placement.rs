@@ -31,7 +31,7 @@ use serde_json::value::RawValue;
 
 use super::container_instances::{self, ContainerInstanceRecord, INACTIVE};
 use super::keys;
-use super::records::{commit, encode};
+use super::records::{commit, decode, encode};
 use super::store_error;
 use super::tasks::TaskRecord;
 
@@ -465,13 +465,6 @@ fn transaction(
 
 fn failure(refusal: berth_scheduler::Failure) -> Failure {
     Failure { arn: Some(refusal.arn), reason: Some(refusal.reason), detail: None }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, EcsError> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        tracing::error!(key, %err, "stored record does not decode");
-        EcsError::server(format!("The record at {key} is unreadable."))
-    })
 }
 
 #[cfg(test)]
