@@ -6,10 +6,13 @@
 //! resource needs beyond one record, such as a task definition family's revision counter.
 
 pub mod container_instances;
+mod follow;
 pub mod keys;
 pub mod partitions;
+mod per_store;
 pub mod records;
 pub mod services;
+pub mod task_counts;
 pub mod task_definitions;
 pub mod task_placement;
 pub mod tasks;

@@ -232,8 +232,15 @@ impl Counts {
             crate::state::container_instances::registered_count(&*ctx.store, scope, cluster).await?;
         let instances = i32::try_from(instances).unwrap_or(i32::MAX);
         let (services, draining_services) = service_counts(ctx, cluster).await?;
-        let (running_tasks, pending_tasks) = task_counts(ctx, cluster).await?;
-        Ok(Counts { instances, services, draining_services, running_tasks, pending_tasks })
+        let tasks = crate::state::task_counts::of(&ctx.store, scope, cluster).await?;
+        let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(Counts {
+            instances,
+            services,
+            draining_services,
+            running_tasks: count(tasks.running),
+            pending_tasks: count(tasks.pending),
+        })
     }
 
     fn statistics(&self) -> Vec<KeyValuePair> {
@@ -252,24 +259,6 @@ impl Counts {
             pair("drainingFargateServiceCount", 0),
         ]
     }
-}
-
-/// The cluster's RUNNING tasks and those on their way there (PROVISIONING, PENDING,
-/// ACTIVATING).
-async fn task_counts(ctx: &Ctx, cluster: &str) -> Result<(i32, i32), EcsError> {
-    #[derive(serde::Deserialize)]
-    struct Status {
-        task: StatusFields,
-    }
-    #[derive(serde::Deserialize)]
-    struct StatusFields {
-        #[serde(rename = "lastStatus")]
-        last_status: Option<String>,
-    }
-    let counts =
-        count_statuses(ctx, &keys::tasks(&ctx.scope, cluster), |s: Status| s.task.last_status).await?;
-    let count = |status: &str| counts.get(status).copied().unwrap_or(0);
-    Ok((count("RUNNING"), count("PROVISIONING") + count("PENDING") + count("ACTIVATING")))
 }
 
 /// The cluster's ACTIVE and DRAINING services: INACTIVE services stay describable for a while

@@ -23,16 +23,17 @@
 //! the last ten thousand events), the snapshot is read again in full.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex};
 
 use berth_api::EcsError;
 use berth_api::arn::Scope;
 use berth_scheduler::{InstanceView, PreparedCluster, TaskView};
 use berth_store::{Event, EventKind, Revision, Store, StoreError, WatchStream};
-use futures::FutureExt;
 
 use super::{InstanceEntry, TaskSummary, decode};
 use crate::state::container_instances::{self, ContainerInstanceRecord, INACTIVE};
+use crate::state::follow::{CatchUp, drain};
+use crate::state::per_store::{PerStore, lock};
 use crate::state::{keys, store_error};
 
 /// How often a placement reads a snapshot again in full when the history keeps running out
@@ -89,73 +90,27 @@ struct Tasks {
     by_instance: HashMap<String, BTreeSet<String>>,
 }
 
-/// Why catching up stopped.
-enum CatchUp {
-    /// The history no longer holds what the snapshot needs: read it in full.
-    Reload,
-    /// A record does not decode, or the store failed.
-    Failed(EcsError),
-}
-
-impl From<EcsError> for CatchUp {
-    fn from(err: EcsError) -> Self {
-        CatchUp::Failed(err)
-    }
-}
-
 // === the snapshots of each store ===
 
-/// The snapshots of one store's clusters, by instance key prefix.
-type Clusters = Mutex<HashMap<String, Arc<Mutex<Snapshot>>>>;
-
-/// Each store's snapshots. A store is known by a weak reference, which also keeps its address
-/// from being reused by another store while the entry exists; entries of dropped stores go.
-type Registry = Mutex<Vec<(Weak<dyn Store>, Arc<Clusters>)>>;
-
-fn registry() -> &'static Registry {
-    static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves its data consistent at each step; a panic in one does not
-    // make the data wrong.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+static SNAPSHOTS: PerStore<Mutex<Snapshot>> = PerStore::new();
 
 /// The snapshot of `cluster` in `store` (empty until first brought up to date).
 pub(crate) fn of(store: &Arc<dyn Store>, scope: &Scope, cluster: &str) -> Arc<Mutex<Snapshot>> {
-    let clusters = {
-        let mut stores = lock(registry());
-        stores.retain(|(known, _)| known.strong_count() > 0);
-        match stores.iter().find(|(known, _)| std::ptr::addr_eq(known.as_ptr(), Arc::as_ptr(store))) {
-            Some((_, clusters)) => clusters.clone(),
-            None => {
-                let clusters = Arc::new(Clusters::default());
-                stores.push((Arc::downgrade(store), clusters.clone()));
-                clusters
-            }
-        }
-    };
     let prefix = keys::container_instances(scope, cluster);
-    let mut clusters = lock(&clusters);
-    clusters
-        .entry(prefix.clone())
-        .or_insert_with(|| {
-            Arc::new(Mutex::new(Snapshot {
-                instance_prefix: prefix,
-                task_prefix: keys::tasks(scope, cluster),
-                instances_through: None,
-                entries: Vec::new(),
-                views: Vec::new(),
-                prepared: PreparedCluster::default(),
-                tasks: None,
-                in_flight: HashMap::new(),
-                expected: HashMap::new(),
-                next_ticket: 0,
-            }))
+    SNAPSHOTS.get(store, &prefix, || {
+        Mutex::new(Snapshot {
+            instance_prefix: prefix.clone(),
+            task_prefix: keys::tasks(scope, cluster),
+            instances_through: None,
+            entries: Vec::new(),
+            views: Vec::new(),
+            prepared: PreparedCluster::default(),
+            tasks: None,
+            in_flight: HashMap::new(),
+            expected: HashMap::new(),
+            next_ticket: 0,
         })
-        .clone()
+    })
 }
 
 /// Brings `snapshot` up to everything the store has published (its tasks too, when
@@ -588,31 +543,6 @@ fn task_id(prefix: &str, key: &str) -> String {
     key.get(prefix.len()..).unwrap_or_default().to_string()
 }
 
-/// Feeds `apply` every event the stream holds now, without waiting for more; returns the
-/// revision through which the stream has seen everything. Polling until the stream is pending
-/// with its position unchanged means it has read all the store has published.
-fn drain(
-    stream: &mut WatchStream,
-    mut apply: impl FnMut(Event) -> Result<(), EcsError>,
-) -> Result<Revision, CatchUp> {
-    let mut last = None;
-    loop {
-        match stream.next().now_or_never() {
-            Some(Some(Ok(event))) => apply(event)?,
-            Some(Some(Err(StoreError::Compacted { .. }))) => return Err(CatchUp::Reload),
-            Some(Some(Err(err))) => return Err(CatchUp::Failed(store_error(err))),
-            Some(None) => return Err(CatchUp::Failed(store_error(StoreError::Closed))),
-            None => {
-                let seen = stream.seen_through();
-                if last == Some(seen) {
-                    return Ok(seen);
-                }
-                last = Some(seen);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use berth_api::model::ContainerInstance;
@@ -770,21 +700,5 @@ mod tests {
         put_instance(&store, "i2", "ACTIVE", 100).await;
         put_task(&store, "t3", "i2", "RUNNING").await;
         assert_eq!(seen(&store, true).await, [row("i1", 100, 1), row("i2", 100, 1)]);
-    }
-
-    #[test]
-    fn stores_are_told_apart_and_forgotten_when_dropped() {
-        let scope = scope();
-        let first: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let second: Arc<dyn Store> = Arc::new(MemoryStore::new());
-        let a = of(&first, &scope, "c");
-        assert!(Arc::ptr_eq(&a, &of(&first, &scope, "c")), "one snapshot per store and cluster");
-        assert!(!Arc::ptr_eq(&a, &of(&second, &scope, "c")), "each store has its own");
-        assert!(!Arc::ptr_eq(&a, &of(&first, &scope, "d")), "each cluster has its own");
-        let gone = Arc::downgrade(&first);
-        drop(first);
-        of(&second, &scope, "c");
-        let stores = lock(registry());
-        assert!(stores.iter().all(|(known, _)| !std::ptr::addr_eq(known.as_ptr(), gone.as_ptr())));
     }
 }
