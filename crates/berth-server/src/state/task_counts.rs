@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use berth_api::EcsError;
 use berth_api::arn::Scope;
 use berth_store::{Event, EventKind, Store, WatchStream};
@@ -27,6 +29,11 @@ use super::{keys, store_error};
 
 /// How often the drainer takes in a followed cluster's changes.
 const DRAIN_EVERY: Duration = Duration::from_millis(50);
+
+/// How long a cluster's counts are kept up without being read: after that the drainer lets them
+/// go (the next read reads them again), so that a cluster nobody describes any more, or one
+/// deleted, costs nothing.
+const IDLE_AFTER: Duration = Duration::from_secs(300);
 
 /// Task records read at a time when a cluster's counts are read in full.
 const PAGE: usize = 1_000;
@@ -50,6 +57,8 @@ struct Tally {
     followed: Option<Followed>,
     /// Counts each start of following anew, so that the drainer of an earlier one stops.
     generation: u64,
+    /// When the counts were last read.
+    read_at: Option<Instant>,
 }
 
 /// The counts, with the watch that keeps them.
@@ -72,6 +81,7 @@ pub async fn of(store: &Arc<dyn Store>, scope: &Scope, cluster: &str) -> Result<
     for _ in 0..MAX_RELOADS {
         {
             let mut guard = lock(&tally);
+            guard.read_at = Some(Instant::now());
             if let Some(followed) = &mut guard.followed {
                 match followed.catch_up() {
                     Ok(()) => return Ok(followed.counts()),
@@ -97,7 +107,7 @@ pub async fn of(store: &Arc<dyn Store>, scope: &Scope, cluster: &str) -> Result<
 }
 
 /// Takes in the changes of a followed cluster every [`DRAIN_EVERY`], until the cluster is
-/// followed anew, its watch falls behind, or its store goes.
+/// followed anew, its watch falls behind, its store goes, or nobody read it for [`IDLE_AFTER`].
 async fn keep_draining(tally: Weak<Mutex<Tally>>, generation: u64) {
     let mut tick = tokio::time::interval(DRAIN_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -106,6 +116,10 @@ async fn keep_draining(tally: Weak<Mutex<Tally>>, generation: u64) {
         let Some(tally) = tally.upgrade() else { return };
         let mut guard = lock(&tally);
         if guard.generation != generation {
+            return;
+        }
+        if guard.read_at.is_none_or(|at| at.elapsed() > IDLE_AFTER) {
+            guard.followed = None;
             return;
         }
         let Some(followed) = &mut guard.followed else { return };

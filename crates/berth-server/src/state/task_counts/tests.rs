@@ -92,3 +92,17 @@ async fn the_drainer_keeps_the_watch_within_the_history_between_reads() {
     assert_eq!(counts(&store).await, (256, 0));
     assert_eq!(lock(&tally).generation, generation, "followed throughout, never read again");
 }
+
+#[tokio::test(start_paused = true)]
+async fn counts_nobody_reads_are_let_go_and_read_again_when_asked_for() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    put_task(&store, "t1", "RUNNING").await;
+    assert_eq!(counts(&store).await, (1, 0));
+    let tally = TALLIES.get(&store, &keys::tasks(&scope(), "c"), Mutex::default);
+    tokio::time::sleep(IDLE_AFTER / 2).await;
+    assert!(lock(&tally).followed.is_some(), "kept up while read lately");
+    tokio::time::sleep(IDLE_AFTER).await;
+    assert!(lock(&tally).followed.is_none(), "let go once nobody read it for a while");
+    put_task(&store, "t2", "PENDING").await;
+    assert_eq!(counts(&store).await, (1, 1), "read again in full");
+}
