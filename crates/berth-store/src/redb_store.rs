@@ -1,7 +1,7 @@
 //! [`RedbStore`]: the embedded, durable store, one redb file.
 //!
 //! Layout: table `kvs` maps each key to its encoded record (value and revisions, see
-//! [`encode`]); table `meta` holds the current revision under `"revision"`.
+//! [`write_record`]); table `meta` holds the current revision under `"revision"`.
 //!
 //! Writes go through one dedicated writer thread. Callers queue transactions on a channel; the
 //! writer takes everything queued (up to [`RedbConfig::max_batch`]), applies the transactions in
@@ -27,7 +27,7 @@ use crate::{
     Event, KeyValue, RangeResult, Result, Revision, Store, StoreError, Txn, TxnOutcome, WatchStream,
 };
 
-/// Key to encoded record (see [`encode`]).
+/// Key to encoded record (see [`write_record`]).
 const KVS: TableDefinition<&str, &[u8]> = TableDefinition::new("kvs");
 /// Store-wide values; only [`REVISION`] for now.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -151,19 +151,20 @@ fn init_tables(db: &Database) -> Result<Revision> {
     Ok(revision)
 }
 
-/// Encodes a key's record: format byte, create revision, mod revision, version (little-endian
-/// u64s), then the value bytes.
-fn encode(kv: &KeyValue) -> Vec<u8> {
-    let mut record = Vec::with_capacity(RECORD_HEADER + kv.value.len());
-    record.push(RECORD_FORMAT);
-    record.extend_from_slice(&kv.create_revision.to_le_bytes());
-    record.extend_from_slice(&kv.mod_revision.to_le_bytes());
-    record.extend_from_slice(&kv.version.to_le_bytes());
-    record.extend_from_slice(&kv.value);
-    record
+/// Writes a key's record into `record`, which is exactly [`RECORD_HEADER`] plus the value's
+/// length: format byte, create revision, mod revision, version (little-endian u64s), then the
+/// value bytes.
+fn write_record(kv: &KeyValue, record: &mut [u8]) {
+    let (header, value) = record.split_at_mut(RECORD_HEADER);
+    header[0] = RECORD_FORMAT;
+    let revisions = [kv.create_revision, kv.mod_revision, kv.version];
+    for (slot, revision) in header[1..].chunks_exact_mut(8).zip(revisions) {
+        slot.copy_from_slice(&revision.to_le_bytes());
+    }
+    value.copy_from_slice(&kv.value);
 }
 
-/// Decodes the record of `key` written by [`encode`].
+/// Decodes the record of `key` written by [`write_record`].
 fn decode(key: &str, record: &[u8]) -> Result<KeyValue> {
     Ok(decode_stamp(key, record)?.with(key.to_owned(), record[RECORD_HEADER..].to_vec()))
 }
@@ -198,7 +199,11 @@ impl KvState for WriteState<'_, '_> {
     }
 
     fn save(&mut self, kv: &KeyValue) -> Result<()> {
-        self.table.insert(kv.key.as_str(), encode(kv).as_slice()).or_backend()?;
+        // Written straight into its place in the tree: building the record apart first copied
+        // every value the writer thread stores once more.
+        let mut slot =
+            self.table.insert_reserve(kv.key.as_str(), RECORD_HEADER + kv.value.len()).or_backend()?;
+        write_record(kv, slot.as_mut());
         Ok(())
     }
 
@@ -339,6 +344,12 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(kv: &KeyValue) -> Vec<u8> {
+        let mut record = vec![0; RECORD_HEADER + kv.value.len()];
+        write_record(kv, &mut record);
+        record
+    }
 
     #[test]
     fn records_round_trip() {
