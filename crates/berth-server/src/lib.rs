@@ -13,7 +13,6 @@ pub mod config;
 pub mod context;
 pub mod controller;
 pub mod http;
-mod json;
 pub mod launch;
 pub mod lost_agents;
 pub mod ops;

@@ -359,6 +359,6 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), Str
 
 /// The text frame of `message`.
 fn frame(message: &ServerMessage) -> Result<Message, String> {
-    let text = crate::json::to_string(message).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string(message).map_err(|e| e.to_string())?;
     Ok(Message::Text(text.into()))
 }

@@ -106,7 +106,7 @@ where
 {
     let input = parse_input(body)?;
     let output = handler(ctx, input).await?;
-    crate::json::to_vec(&output)
+    serde_json::to_vec(&output)
         .map_err(|err| EcsError::server(format!("failed to encode the response: {err}")))
 }
 

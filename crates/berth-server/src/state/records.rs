@@ -31,7 +31,7 @@ pub struct Page<T> {
 
 /// Encodes a record.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, EcsError> {
-    crate::json::to_vec(value).map_err(|err| EcsError::server(format!("failed to encode a record: {err}")))
+    serde_json::to_vec(value).map_err(|err| EcsError::server(format!("failed to encode a record: {err}")))
 }
 
 pub(crate) fn decode<'a, T: Deserialize<'a>>(key: &str, bytes: &'a [u8]) -> Result<T, EcsError> {
