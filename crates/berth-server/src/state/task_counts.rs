@@ -24,7 +24,7 @@ use serde::Deserialize;
 
 use super::follow::{CatchUp, drain};
 use super::per_store::{PerStore, lock};
-use super::tasks::LIFECYCLE;
+use super::tasks::{LIFECYCLE, lifecycle_position};
 use super::{keys, store_error};
 
 /// How often the drainer takes in a followed cluster's changes.
@@ -66,9 +66,15 @@ struct Followed {
     stream: WatchStream,
     /// The length of the cluster's task key prefix (what comes after it is the task's id).
     prefix_len: usize,
-    /// Each task that has not stopped, by id, with its status's position in [`LIFECYCLE`].
-    statuses: HashMap<String, usize>,
-    /// How many of them are in each status, by position in [`LIFECYCLE`].
+    statuses: Statuses,
+}
+
+/// The status of each task that has not stopped, and how many are in each.
+#[derive(Default)]
+struct Statuses {
+    /// Each task's status, by id, as its position in [`LIFECYCLE`].
+    of_task: HashMap<String, usize>,
+    /// How many tasks are in each status, by position in [`LIFECYCLE`].
     counts: [usize; LIFECYCLE.len()],
 }
 
@@ -140,17 +146,12 @@ impl Followed {
     /// the event left.
     async fn read(store: &Arc<dyn Store>, prefix: &str) -> Result<Followed, CatchUp> {
         let stream = store.watch(prefix, None).await.map_err(store_error)?;
-        let mut followed = Followed {
-            stream,
-            prefix_len: prefix.len(),
-            statuses: HashMap::new(),
-            counts: Default::default(),
-        };
+        let mut followed = Followed { stream, prefix_len: prefix.len(), statuses: Statuses::default() };
         let mut after: Option<String> = None;
         loop {
             let page = store.range(prefix, after.as_deref(), PAGE).await.map_err(store_error)?;
             for kv in &page.kvs {
-                followed.set(&kv.key, Some(&kv.value));
+                followed.statuses.set(followed.id_of(&kv.key), Some(&kv.value));
             }
             followed.catch_up()?;
             if !page.more {
@@ -162,43 +163,41 @@ impl Followed {
 
     /// Applies every change published so far.
     fn catch_up(&mut self) -> Result<(), CatchUp> {
-        let stream = &mut self.stream;
-        let (statuses, counts, prefix_len) = (&mut self.statuses, &mut self.counts, self.prefix_len);
+        let Followed { stream, prefix_len, statuses } = self;
         drain(stream, |event: Event| {
             let value = (event.kind == EventKind::Put).then_some(event.kv.value.as_slice());
-            set(statuses, counts, event.kv.key.get(prefix_len..).unwrap_or_default(), value);
+            statuses.set(event.kv.key.get(*prefix_len..).unwrap_or_default(), value);
             Ok(())
         })?;
         Ok(())
     }
 
-    /// Counts the task record under `key` as `value` shows it (`None`: deleted).
-    fn set(&mut self, key: &str, value: Option<&[u8]>) {
-        set(&mut self.statuses, &mut self.counts, key.get(self.prefix_len..).unwrap_or_default(), value);
+    /// The id of the task whose record is under `key`.
+    fn id_of<'k>(&self, key: &'k str) -> &'k str {
+        key.get(self.prefix_len..).unwrap_or_default()
     }
 
     fn counts(&self) -> TaskCounts {
-        let at = |status: &str| LIFECYCLE.iter().position(|s| *s == status).map_or(0, |i| self.counts[i]);
+        let at = |status: &str| lifecycle_position(status).map_or(0, |i| self.statuses.counts[i]);
         TaskCounts { running: at("RUNNING"), pending: at("PROVISIONING") + at("PENDING") + at("ACTIVATING") }
     }
 }
 
-/// Moves task `id` from the status it was counted in to the one `value` holds.
-fn set(
-    statuses: &mut HashMap<String, usize>,
-    counts: &mut [usize; LIFECYCLE.len()],
-    id: &str,
-    value: Option<&[u8]>,
-) {
-    if let Some(before) = statuses.remove(id) {
-        counts[before] -= 1;
-    }
-    let Some(status) = value.and_then(status_of) else { return };
-    let Some(position) = LIFECYCLE.iter().position(|s| *s == status) else { return };
-    if position + 1 < LIFECYCLE.len() {
-        // A stopped task (the last status) never moves again and is not counted.
-        counts[position] += 1;
-        statuses.insert(id.to_string(), position);
+impl Statuses {
+    /// Moves task `id` from the status it was counted in to the one its record `value` holds
+    /// (`None`: deleted).
+    fn set(&mut self, id: &str, value: Option<&[u8]>) {
+        if let Some(before) = self.of_task.remove(id) {
+            self.counts[before] -= 1;
+        }
+        let Some(position) = value.and_then(status_of).as_deref().and_then(lifecycle_position) else {
+            return;
+        };
+        if position + 1 < LIFECYCLE.len() {
+            // A stopped task (the last status) never moves again and is not counted.
+            self.counts[position] += 1;
+            self.of_task.insert(id.to_string(), position);
+        }
     }
 }
 

@@ -113,7 +113,12 @@ pub const LIFECYCLE: [&str; 8] = [
 
 /// The position of a status in [`LIFECYCLE`]; unknown statuses sort first.
 pub fn lifecycle_rank(status: &str) -> usize {
-    LIFECYCLE.iter().position(|s| *s == status).unwrap_or(0)
+    lifecycle_position(status).unwrap_or(0)
+}
+
+/// The position of a status in [`LIFECYCLE`], if it is one.
+pub fn lifecycle_position(status: &str) -> Option<usize> {
+    LIFECYCLE.iter().position(|s| *s == status)
 }
 
 /// The id of a task from its ARN (the last path segment).
