@@ -9,7 +9,8 @@
 //!
 //! Figures: `tasks_per_sec` (tasks over the time from the first RunTask until all are RUNNING),
 //! `submit_tasks_per_sec` (tasks over the time RunTask calls took), RunTask latency percentiles,
-//! the server's and the agents' peak resident memory, and how long the instances took to
+//! the server's and the agents' peak resident memory, their CPU time per task, what the server
+//! wrote per task (bytes to disk and write system calls), and how long the instances took to
 //! register.
 
 use std::sync::Arc;
@@ -22,7 +23,7 @@ use serde::de::IgnoredAny;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::server_process::{ServerProcess, cpu_seconds, rss_mib};
+use super::server_process::{ServerProcess, Writes, cpu_seconds, rss_mib};
 use super::simulated_agents::{SimulatedAgents, call};
 
 /// Flags of `berth bench cluster`.
@@ -94,6 +95,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let peak = Arc::new(Peak::default());
     let sampler = tokio::spawn(sample_memory(peak.clone(), server.clone(), agents.pid()));
     let cpu_before = (server.cpu_seconds(), agents.pid().and_then(cpu_seconds));
+    let writes_before = server.writes();
     let started = Instant::now();
     let submitted = submit(&client, &args).await?;
     let submit_elapsed = started.elapsed();
@@ -108,6 +110,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     wait_running(&client, submitted.placed).await?;
     let elapsed = started.elapsed();
     let cpu_after = (server.cpu_seconds(), agents.pid().and_then(cpu_seconds));
+    let server_writes = server.writes().zip(writes_before).map(|(after, before)| after.since(before));
     sampler.abort();
     let (server_rss, agents_rss) = peak.read().await;
 
@@ -122,6 +125,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         agents_rss,
         server_cpu: cpu_after.0.zip(cpu_before.0).map(|(after, before)| after - before),
         agents_cpu: cpu_after.1.zip(cpu_before.1).map(|(after, before)| after - before),
+        server_writes,
     };
     figures.print(&args);
     if submitted.placed < args.tasks {
@@ -254,6 +258,9 @@ struct Figures {
     /// tasks ran (unknown where /proc cannot tell).
     server_cpu: Option<f64>,
     agents_cpu: Option<f64>,
+    /// What the server wrote over the same time: its store's bytes to disk, and its write
+    /// system calls (store pages and socket messages together).
+    server_writes: Option<Writes>,
 }
 
 impl Figures {
@@ -273,6 +280,12 @@ impl Figures {
         if let (Some(server), Some(agents)) = (server_us, agents_us) {
             println!("CPU per task: server {server:.0} µs, agents {agents:.0} µs");
         }
+        let tasks = self.tasks.max(1) as f64;
+        let disk_kib = self.server_writes.map(|w| w.disk_bytes as f64 / 1024.0 / tasks);
+        let write_calls = self.server_writes.map(|w| w.calls as f64 / tasks);
+        if let (Some(kib), Some(calls)) = (disk_kib, write_calls) {
+            println!("server writes per task: {kib:.1} KiB to disk, {calls:.1} write calls");
+        }
         if args.json {
             let round = |v: f64| (v * 10.0).round() / 10.0;
             println!(
@@ -291,6 +304,8 @@ impl Figures {
                     "registration_sec": round(self.registration.as_secs_f64()),
                     "server_cpu_us_per_task": server_us.map(f64::round),
                     "agents_cpu_us_per_task": agents_us.map(f64::round),
+                    "server_disk_kib_per_task": disk_kib.map(round),
+                    "server_write_calls_per_task": write_calls.map(round),
                 })
             );
         }

@@ -52,6 +52,11 @@ impl ServerProcess {
         cpu_seconds(self.child.id())
     }
 
+    /// What the server has written so far.
+    pub fn writes(&self) -> Option<Writes> {
+        writes(self.child.id())
+    }
+
     /// The server's resident set size in MiB, from /proc.
     pub fn rss_mib(&self) -> Option<f64> {
         rss_mib(self.child.id())
@@ -82,6 +87,39 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// What a process has written so far, from /proc/PID/io.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Writes {
+    /// Bytes the process caused to be sent to storage (its store's page writes, not its
+    /// sockets').
+    pub disk_bytes: u64,
+    /// Write system calls of every kind: files and sockets alike.
+    pub calls: u64,
+}
+
+impl Writes {
+    /// What was written between `before` and `self`.
+    pub fn since(self, before: Writes) -> Writes {
+        Writes {
+            disk_bytes: self.disk_bytes.saturating_sub(before.disk_bytes),
+            calls: self.calls.saturating_sub(before.calls),
+        }
+    }
+}
+
+/// A process's write counters (unknown where /proc does not tell, as for another user's).
+pub fn writes(pid: u32) -> Option<Writes> {
+    parse_writes(&std::fs::read_to_string(format!("/proc/{pid}/io")).ok()?)
+}
+
+/// The write counters of a `/proc/PID/io` text: `name: value` lines.
+fn parse_writes(io: &str) -> Option<Writes> {
+    let field = |name: &str| -> Option<u64> {
+        io.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+    };
+    Some(Writes { disk_bytes: field("write_bytes")?, calls: field("syscw")? })
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -92,4 +130,26 @@ impl Drop for ServerProcess {
 fn free_port() -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("failed to find a free port")?;
     Ok(listener.local_addr()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_counters_are_read_by_name_not_by_position() {
+        let io = "rchar: 9442\nwchar: 415227093\nsyscr: 24\nsyscw: 127407\nread_bytes: 122880\n\
+                  write_bytes: 430051328\ncancelled_write_bytes: 0\n";
+        let writes = parse_writes(io).expect("parsed");
+        assert_eq!((writes.disk_bytes, writes.calls), (430_051_328, 127_407));
+        assert!(parse_writes("rchar: 1\n").is_none(), "a text without the counters tells nothing");
+        let later = Writes { disk_bytes: 430_051_328 + 4096, calls: 127_408 };
+        let written = later.since(writes);
+        assert_eq!((written.disk_bytes, written.calls), (4096, 1));
+    }
+
+    #[test]
+    fn this_process_has_write_counters() {
+        assert!(writes(std::process::id()).is_some(), "Linux exports /proc/self/io to its owner");
+    }
 }
