@@ -275,12 +275,12 @@ impl Figures {
         );
         println!("RunTask latency: p50 {:.1} ms, p99 {:.1} ms", self.p50, self.p99);
         println!("peak RSS: server {:.0} MiB, agents {:.0} MiB", self.server_rss, self.agents_rss);
-        let per_task_us = |cpu: Option<f64>| cpu.map(|s| s * 1e6 / self.tasks.max(1) as f64);
+        let tasks = self.tasks.max(1) as f64;
+        let per_task_us = |cpu: Option<f64>| cpu.map(|s| s * 1e6 / tasks);
         let (server_us, agents_us) = (per_task_us(self.server_cpu), per_task_us(self.agents_cpu));
         if let (Some(server), Some(agents)) = (server_us, agents_us) {
             println!("CPU per task: server {server:.0} µs, agents {agents:.0} µs");
         }
-        let tasks = self.tasks.max(1) as f64;
         let disk_kib = self.server_writes.map(|w| w.disk_bytes as f64 / 1024.0 / tasks);
         let write_calls = self.server_writes.map(|w| w.calls as f64 / tasks);
         if let (Some(kib), Some(calls)) = (disk_kib, write_calls) {

@@ -88,7 +88,7 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 }
 
 /// What a process has written so far, from /proc/PID/io.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Writes {
     /// Bytes the process caused to be sent to storage (its store's page writes, not its
     /// sockets').
