@@ -133,7 +133,7 @@ async fn assert_quiet(stream: &mut WatchStream) {
 }
 
 fn kv(key: &str, value: &[u8], create_revision: Revision, mod_revision: Revision, version: u64) -> KeyValue {
-    KeyValue { key: key.to_owned(), value: value.to_vec(), create_revision, mod_revision, version }
+    KeyValue { key: key.to_owned(), value: value.to_vec().into(), create_revision, mod_revision, version }
 }
 
 fn put_event(kv: KeyValue) -> Event {
@@ -154,10 +154,10 @@ pub async fn basics<S: Store>(make: impl AsyncFn(Setup) -> S) {
 
     put(&store, "/k", b"v1").await;
     let first = must_get(&store, "/k").await;
-    assert_eq!((first.key.as_str(), first.value.as_slice()), ("/k", &b"v1"[..]));
+    assert_eq!((first.key.as_str(), &first.value[..]), ("/k", &b"v1"[..]));
 
     put(&store, "/k", b"v2").await;
-    assert_eq!(must_get(&store, "/k").await.value, b"v2");
+    assert_eq!(&must_get(&store, "/k").await.value[..], b"v2");
 
     let deleted = commit(&store, Txn::new().then(Op::delete("/k"))).await;
     assert_eq!(get(&store, "/k").await, None);

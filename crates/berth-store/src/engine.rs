@@ -4,8 +4,8 @@
 //! hand it to these functions through [`KvState`], so the rules for compares, revisions,
 //! `create_revision`/`version` bookkeeping and the events a transaction produces are written once.
 
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 
 use crate::{Compare, Event, EventKind, KeyValue, Op, Result, Revision, Txn};
@@ -28,7 +28,7 @@ impl Stamp {
     pub fn with(self, key: String, value: Vec<u8>) -> KeyValue {
         KeyValue {
             key,
-            value,
+            value: value.into(),
             create_revision: self.create_revision,
             mod_revision: self.mod_revision,
             version: self.version,
@@ -69,9 +69,9 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
     txn: Txn,
     revision: Revision,
 ) -> Result<Option<Vec<Event>>> {
-    if !compares_hold(state, &txn.compares)? {
+    let Some(mut compared) = compares_hold(state, &txn.compares)? else {
         return Ok(None);
-    }
+    };
     // Ops are folded into a per-key overlay first, so that a key written several times is
     // stored once and gets one event describing its net change.
     let mut touched: BTreeMap<String, Touched> = BTreeMap::new();
@@ -83,7 +83,12 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
         let slot = match touched.entry(key) {
             Entry::Occupied(slot) => slot.into_mut(),
             Entry::Vacant(slot) => {
-                let before = state.stamp(slot.key())?;
+                // A key the compares looked at is not looked up again: most puts are guarded
+                // by a compare on their own key, and each lookup is a descent of the tree.
+                let before = match compared.remove(slot.key().as_str()) {
+                    Some(stamp) => stamp,
+                    None => state.stamp(slot.key())?,
+                };
                 slot.insert(Touched { before, current: before, value: Vec::new() })
             }
         };
@@ -119,8 +124,13 @@ pub(crate) fn apply_txn<S: KvState + ?Sized>(
     Ok(Some(events))
 }
 
-/// Whether every compare holds against the current state.
-fn compares_hold<S: KvState + ?Sized>(state: &mut S, compares: &[Compare]) -> Result<bool> {
+/// The stamp of each key compared, if every compare holds against the current state (`None`
+/// at the first that does not).
+fn compares_hold<'c, S: KvState + ?Sized>(
+    state: &mut S,
+    compares: &'c [Compare],
+) -> Result<Option<HashMap<&'c str, Option<Stamp>>>> {
+    let mut stamps = HashMap::with_capacity(compares.len());
     for compare in compares {
         let current = state.stamp(compare.key())?;
         let holds = match compare {
@@ -129,10 +139,11 @@ fn compares_hold<S: KvState + ?Sized>(state: &mut S, compares: &[Compare]) -> Re
             Compare::Exists { .. } => current.is_some(),
         };
         if !holds {
-            return Ok(false);
+            return Ok(None);
         }
+        stamps.insert(compare.key(), current);
     }
-    Ok(true)
+    Ok(Some(stamps))
 }
 
 /// The revisions of a key after a put at `revision` over `current`.

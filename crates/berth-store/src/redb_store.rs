@@ -355,13 +355,13 @@ mod tests {
     fn records_round_trip() {
         let kv = KeyValue {
             key: "/k".into(),
-            value: b"value".to_vec(),
+            value: b"value".to_vec().into(),
             create_revision: 3,
             mod_revision: u64::MAX,
             version: 7,
         };
         assert_eq!(decode("/k", &encode(&kv)).unwrap(), kv);
-        let empty = KeyValue { value: Vec::new(), ..kv };
+        let empty = KeyValue { value: bytes::Bytes::new(), ..kv };
         assert_eq!(decode("/k", &encode(&empty)).unwrap(), empty);
     }
 
@@ -369,7 +369,7 @@ mod tests {
     fn corrupt_records_are_backend_errors() {
         let good = encode(&KeyValue {
             key: "/k".into(),
-            value: b"v".to_vec(),
+            value: b"v".to_vec().into(),
             create_revision: 1,
             mod_revision: 1,
             version: 1,

@@ -8,8 +8,9 @@ pub type Revision = u64;
 pub struct KeyValue {
     /// The key.
     pub key: String,
-    /// The value bytes.
-    pub value: Vec<u8>,
+    /// The value bytes, shared: a watch event reaches every watcher of its prefix, and a copy of
+    /// a whole record for each was a visible share of a busy server's time.
+    pub value: bytes::Bytes,
     /// The revision of the transaction that created the key (since its last deletion).
     pub create_revision: Revision,
     /// The revision of the transaction that last wrote the key.

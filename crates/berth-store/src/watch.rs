@@ -371,7 +371,7 @@ mod tests {
     fn event(key: &str, revision: Revision) -> Event {
         let kv = KeyValue {
             key: key.into(),
-            value: Vec::new(),
+            value: bytes::Bytes::new(),
             create_revision: revision,
             mod_revision: revision,
             version: 1,

@@ -89,17 +89,17 @@ impl Model {
                 Op::Put { key, value } => {
                     let next = match self.kvs.get(key) {
                         Some(kv) if kv.mod_revision == revision => {
-                            KeyValue { value: value.clone(), ..kv.clone() }
+                            KeyValue { value: value.clone().into(), ..kv.clone() }
                         }
                         Some(kv) => KeyValue {
-                            value: value.clone(),
+                            value: value.clone().into(),
                             mod_revision: revision,
                             version: kv.version + 1,
                             ..kv.clone()
                         },
                         None => KeyValue {
                             key: key.clone(),
-                            value: value.clone(),
+                            value: value.clone().into(),
                             create_revision: revision,
                             mod_revision: revision,
                             version: 1,

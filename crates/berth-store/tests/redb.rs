@@ -27,7 +27,7 @@ async fn data_and_revision_survive_reopen() {
     let store = RedbStore::open(&path).expect("reopen");
     assert_eq!(store.revision().await.expect("revision"), last);
     let a = store.get("/a").await.expect("get").expect("/a exists");
-    assert_eq!((a.value.as_slice(), a.create_revision, a.mod_revision, a.version), (&b"2"[..], 1, 2, 2));
+    assert_eq!((&a.value[..], a.create_revision, a.mod_revision, a.version), (&b"2"[..], 1, 2, 2));
     assert_eq!(put(&store, "/c", "4").await, last + 1, "revisions go on from the stored one");
 }
 

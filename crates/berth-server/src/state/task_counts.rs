@@ -165,7 +165,7 @@ impl Followed {
     fn catch_up(&mut self) -> Result<(), CatchUp> {
         let Followed { stream, prefix_len, statuses } = self;
         drain(stream, |event: Event| {
-            let value = (event.kind == EventKind::Put).then_some(event.kv.value.as_slice());
+            let value = (event.kind == EventKind::Put).then_some(&event.kv.value[..]);
             statuses.set(event.kv.key.get(*prefix_len..).unwrap_or_default(), value);
             Ok(())
         })?;

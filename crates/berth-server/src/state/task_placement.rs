@@ -199,7 +199,7 @@ pub async fn place_and_commit(
         if let Some(claim) = claim
             && let Some(existing) = store.get(&claim.key).await.map_err(store_error)?
         {
-            return Ok(Outcome::Claimed(existing.value));
+            return Ok(Outcome::Claimed(existing.value.to_vec()));
         }
         let instances: Vec<InstanceEntry> = load_instances(store, scope, cluster)
             .await?
@@ -243,7 +243,7 @@ pub async fn place_by_engine(
         if let Some(claim) = claim
             && let Some(existing) = store.get(&claim.key).await.map_err(store_error)?
         {
-            return Ok(Outcome::Claimed(existing.value));
+            return Ok(Outcome::Claimed(existing.value.to_vec()));
         }
         let (instances, decision, chosen_keys) =
             snapshot::with_fresh(store, &snapshot, needs_tasks(request), |snapshot| {
