@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Where the embedded store keeps its file.
     pub data_dir: PathBuf,
+    /// Which store holds the state: the durable embedded one, or memory.
+    pub store: StoreKind,
     /// The region of requests that name none.
     pub region: String,
     /// The account id in every ARN.
@@ -45,6 +47,7 @@ impl Default for ServerConfig {
         Self {
             listen: DEFAULT_LISTEN.parse().expect("the default listen address is valid"),
             data_dir: PathBuf::from("berth-data"),
+            store: StoreKind::Redb,
             region: DEFAULT_REGION.to_string(),
             account_id: DEFAULT_ACCOUNT.to_string(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -52,4 +55,15 @@ impl Default for ServerConfig {
             agent_lost_after: DEFAULT_AGENT_LOST_AFTER,
         }
     }
+}
+
+/// Which store a server keeps its state in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The embedded redb file in the data directory: every acknowledged write is on disk.
+    Redb,
+    /// Memory only: nothing is written to disk and nothing survives the process. For trying
+    /// things out, and for measuring what the durable store costs (`berth bench cluster
+    /// --store memory`).
+    Memory,
 }

@@ -3,12 +3,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use berth_store::{RedbStore, Store};
+use berth_store::{MemoryStore, RedbStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::ServerConfig;
+use crate::config::{ServerConfig, StoreKind};
 use crate::http::{AppState, serve};
 
 /// The file of the embedded store inside the data directory.
@@ -61,8 +61,12 @@ impl Running {
     }
 }
 
-/// Opens the embedded redb store in `config.data_dir` and starts serving on `config.listen`.
+/// Opens the store `config.store` names (the embedded redb store in `config.data_dir`, or a
+/// fresh one in memory) and starts serving on `config.listen`.
 pub async fn start(config: ServerConfig) -> Result<Running, StartError> {
+    if config.store == StoreKind::Memory {
+        return start_with_store(config, Arc::new(MemoryStore::new())).await;
+    }
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let path = config.data_dir.join(STORE_FILE);

@@ -19,7 +19,7 @@ pub mod ops;
 pub mod retention;
 pub mod state;
 
-pub use config::ServerConfig;
+pub use config::{ServerConfig, StoreKind};
 pub use context::Ctx;
 pub use http::{AppState, router, serve};
 pub use launch::{Running, StartError, start, start_with_store};

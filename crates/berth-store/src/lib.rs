@@ -10,7 +10,7 @@
 //! Backends:
 //! - [`RedbStore`]: the embedded default, a redb file in the data directory. A write returns only
 //!   once it is durable (fsync); concurrent transactions are group-committed, one fsync for many.
-//! - [`MemoryStore`]: the same semantics without a disk, for tests.
+//! - [`MemoryStore`]: the same semantics without a disk, for tests and `berth server --store memory`.
 //!
 //! Every backend must pass the conformance suite in [`conformance`] (behind the `conformance`
 //! feature for other crates' tests).

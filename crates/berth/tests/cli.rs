@@ -102,6 +102,25 @@ fn flags_beat_environment_which_beats_the_config_file() {
 }
 
 #[test]
+fn a_memory_store_writes_nothing_and_forgets_what_the_durable_store_keeps_across_a_kill() {
+    for (store, kept) in [("redb", true), ("memory", false)] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let data = dir.path().join("data");
+        let data = data.to_str().expect("utf-8 path");
+        let args = ["--listen", "127.0.0.1:0", "--data-dir", data, "--store", store];
+        let server = start(&args, &[]);
+        let (status, body) = request(server.port, Some("CreateCluster"), r#"{"clusterName":"kept"}"#, "");
+        assert!(status.contains("200"), "{store}: {status} {body}");
+        drop(server); // SIGKILL: only what was acknowledged durably can come back.
+
+        let server = start(&args, &[]);
+        let (_, body) = request(server.port, Some("ListClusters"), "{}", "");
+        assert_eq!(body.contains("cluster/kept"), kept, "{store}: {body}");
+        assert_eq!(dir.path().join("data").join("berth.redb").exists(), kept, "{store}: the store file");
+    }
+}
+
+#[test]
 fn json_logs_are_one_object_a_line() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let listen = format!("127.0.0.1:{}", free_port());
@@ -236,5 +255,7 @@ fn berth_up_takes_the_servers_settings_and_refuses_bad_ones_before_anything_star
     std::fs::write(&config, "account_id = \"12ab\"\n").expect("config written");
     let stderr = refusal(&["--config", config.to_str().expect("utf-8 path")]);
     assert!(stderr.contains("account id must be 12 digits"), "{stderr}");
+    let stderr = refusal(&["--store", "memory"]);
+    assert!(stderr.contains("--store memory is for berth server"), "{stderr}");
     assert!(!dir.path().join("berth.redb").exists(), "nothing was started");
 }

@@ -1,7 +1,7 @@
 //! `berth server`: the control plane.
 //!
 //! Every setting comes from, in order of precedence: its flag, its environment variable
-//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`, `BERTH_TASK_RETENTION`,
+//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_STORE`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`, `BERTH_TASK_RETENTION`,
 //! `BERTH_AGENT_LOST_AFTER`), the TOML file named by `--config` (`BERTH_CONFIG`), and the
 //! built-in default.
 
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use berth_server::ServerConfig;
+use berth_server::{ServerConfig, StoreKind};
 use serde::Deserialize;
 
 /// Flags of `berth server`.
@@ -21,6 +21,11 @@ pub struct ServerArgs {
     /// Directory of the embedded store [default: ./berth-data].
     #[arg(long, env = "BERTH_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Where the state is kept: `redb`, the durable embedded store in the data directory, or
+    /// `memory`, which writes nothing to disk and forgets everything when the server stops
+    /// [default: redb].
+    #[arg(long, env = "BERTH_STORE", value_parser = parse_store)]
+    store: Option<StoreKind>,
     /// Region of requests whose signature names none [default: us-east-1].
     #[arg(long, env = "BERTH_REGION")]
     region: Option<String>,
@@ -34,7 +39,7 @@ pub struct ServerArgs {
     /// stopped (services replace them elsewhere), e.g. 60s or 5m [default: 60s].
     #[arg(long, env = "BERTH_AGENT_LOST_AFTER", value_parser = super::duration::parse)]
     agent_lost_after: Option<std::time::Duration>,
-    /// A TOML file with any of: listen, data_dir, region, account_id, task_retention,
+    /// A TOML file with any of: listen, data_dir, store, region, account_id, task_retention,
     /// agent_lost_after.
     #[arg(long, env = "BERTH_CONFIG")]
     config: Option<PathBuf>,
@@ -46,6 +51,7 @@ pub struct ServerArgs {
 struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
+    store: Option<String>,
     region: Option<String>,
     account_id: Option<String>,
     task_retention: Option<String>,
@@ -67,6 +73,13 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     let config = ServerConfig {
         listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
         data_dir: args.data_dir.or(file.data_dir).unwrap_or(defaults.data_dir),
+        store: match (args.store, file.store) {
+            (Some(store), _) => store,
+            (None, Some(text)) => {
+                parse_store(&text).map_err(|err| anyhow::anyhow!("store in the config file: {err}"))?
+            }
+            (None, None) => defaults.store,
+        },
         region: args.region.or(file.region).unwrap_or(defaults.region),
         account_id: args.account_id.or(file.account_id).unwrap_or(defaults.account_id),
         max_body_bytes: defaults.max_body_bytes,
@@ -97,6 +110,15 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
     Ok(config)
 }
 
+/// The store named by `--store` or the config file's `store`.
+fn parse_store(text: &str) -> Result<StoreKind, String> {
+    match text {
+        "redb" => Ok(StoreKind::Redb),
+        "memory" => Ok(StoreKind::Memory),
+        other => Err(format!("'{other}' is not a store: use redb (durable, the default) or memory")),
+    }
+}
+
 /// A duration from its flag (or environment variable), else the config file, else the default.
 fn duration_setting(
     name: &str,
@@ -118,8 +140,12 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let config = resolve(args)?;
     let (region, account, data_dir) =
         (config.region.clone(), config.account_id.clone(), config.data_dir.clone());
+    let store = config.store;
     let running = berth_server::start(config).await?;
-    tracing::info!(endpoint = %format!("http://{}", running.addr), %region, %account, data_dir = %data_dir.display(), "berth server ready");
+    if store == StoreKind::Memory {
+        tracing::warn!("the state is kept in memory only (--store memory): nothing survives this process");
+    }
+    tracing::info!(endpoint = %format!("http://{}", running.addr), %region, %account, data_dir = %data_dir.display(), ?store, "berth server ready");
     println!("berth server listening on http://{}", running.addr);
     super::signals::shutdown().await;
     tracing::info!("shutting down");
@@ -164,5 +190,28 @@ mod tests {
         );
         let zero = resolve_from(&["--agent-lost-after", "0s"]).expect_err("zero is refused");
         assert!(zero.to_string().contains("agent_lost_after"), "{zero}");
+    }
+
+    #[test]
+    fn the_store_comes_from_the_flag_the_file_or_the_default_and_a_wrong_name_is_refused() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let file = dir.path().join("berth.toml");
+        std::fs::write(&file, "store = \"memory\"\n").expect("write config");
+        let file = file.display().to_string();
+
+        assert_eq!(resolve_from(&[]).expect("defaults").store, StoreKind::Redb);
+        assert_eq!(resolve_from(&["--config", &file]).expect("file").store, StoreKind::Memory);
+        assert_eq!(
+            resolve_from(&["--config", &file, "--store", "redb"]).expect("flag").store,
+            StoreKind::Redb
+        );
+
+        std::fs::write(dir.path().join("bad.toml"), "store = \"sqlite\"\n").expect("write config");
+        let bad = dir.path().join("bad.toml").display().to_string();
+        let refused = resolve_from(&["--config", &bad]).expect_err("an unknown store is refused");
+        assert!(
+            refused.to_string().contains("store in the config file: 'sqlite' is not a store"),
+            "{refused}"
+        );
     }
 }

@@ -30,6 +30,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // Settings first, so that a mistyped one is all the user hears; then Docker: without it there
     // is nothing to run tasks on, and the user should hear that before anything else happens.
     let config = super::server::resolve(args.server)?;
+    if config.store == berth_server::StoreKind::Memory {
+        // The agent keeps its instance and adopts its containers across restarts; a control
+        // plane that forgot them would refuse the one and stop the others.
+        anyhow::bail!(
+            "berth up keeps this host's instance and containers across restarts, which needs the durable store: --store memory is for berth server"
+        );
+    }
     let (region, agent_data_dir) = (config.region.clone(), config.data_dir.join("agent"));
     let runtime = args.host.docker().await?;
     let stats = berth_agent::metadata::DockerStats::connect()

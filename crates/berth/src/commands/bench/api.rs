@@ -69,7 +69,7 @@ fn task_definition(family: &str) -> serde_json::Value {
 
 /// Runs the benchmark.
 pub async fn run(args: ApiArgs) -> anyhow::Result<()> {
-    let server = ServerProcess::start().await?;
+    let server = ServerProcess::start(&[]).await?;
     setup(&server).await?;
     let connections = args.connections.max(1);
 

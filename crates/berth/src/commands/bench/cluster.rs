@@ -7,6 +7,9 @@
 //! process runs on this machine, so the figures include the agents' and the callers' own work
 //! competing for its cores with the server's.
 //!
+//! `--store memory` runs the server without its durable store, to show what that store costs;
+//! the figures users get are those of the default, `redb`.
+//!
 //! Figures: `tasks_per_sec` (tasks over the time from the first RunTask until all are RUNNING),
 //! `submit_tasks_per_sec` (tasks over the time RunTask calls took), RunTask latency percentiles,
 //! the server's and the agents' peak resident memory, their CPU time per task, what the server
@@ -41,6 +44,10 @@ pub struct ClusterArgs {
     /// Concurrent RunTask callers.
     #[arg(long, default_value_t = 64)]
     callers: usize,
+    /// The server's store: `redb` (durable, as users run it) or `memory` (nothing on disk),
+    /// which shows how much of the figures the durable store accounts for.
+    #[arg(long, default_value = "redb", value_parser = ["redb", "memory"])]
+    store: String,
     /// Print one JSON object with the figures as the last line.
     #[arg(long)]
     json: bool,
@@ -65,7 +72,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         args.tasks,
         args.instances
     );
-    let server = Arc::new(ServerProcess::start().await?);
+    let server = Arc::new(ServerProcess::start(&["--store", &args.store]).await?);
     let endpoint = format!("http://{}", server.addr);
     let client = EcsClient::new(&endpoint, None);
     call(&client, "CreateCluster", json!({"clusterName": CLUSTER})).await?;
@@ -295,6 +302,7 @@ impl Figures {
                     "tasks": self.tasks,
                     "tasks_per_call": args.count,
                     "callers": args.callers,
+                    "store": args.store,
                     "tasks_per_sec": per_sec.round(),
                     "submit_tasks_per_sec": submit_per_sec.round(),
                     "api_p50_ms": round(self.p50),

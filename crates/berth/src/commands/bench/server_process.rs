@@ -16,8 +16,9 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `berth server` from this very executable and waits until it answers `/health`.
-    pub async fn start() -> anyhow::Result<Self> {
+    /// Starts `berth server` from this very executable, with `extra` flags after its own, and
+    /// waits until it answers `/health`.
+    pub async fn start(extra: &[&str]) -> anyhow::Result<Self> {
         let data_dir = tempfile::Builder::new()
             .prefix("berth-bench-")
             .tempdir()
@@ -26,6 +27,7 @@ impl ServerProcess {
         let child = Command::new(std::env::current_exe().context("cannot find the berth executable")?)
             .args(["server", "--listen", &addr.to_string(), "--data-dir"])
             .arg(data_dir.path())
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

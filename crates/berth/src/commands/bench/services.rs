@@ -49,7 +49,7 @@ pub async fn run(args: ServicesArgs) -> anyhow::Result<()> {
         args.tasks,
         (args.tasks * 2).div_ceil(TASKS_PER_INSTANCE)
     );
-    let server = ServerProcess::start().await?;
+    let server = ServerProcess::start(&[]).await?;
     let endpoint = format!("http://{}", server.addr);
     let client = EcsClient::new(&endpoint, None);
     call(&client, "CreateCluster", json!({"clusterName": CLUSTER})).await?;

@@ -41,7 +41,7 @@ pub async fn run(args: TaskStartArgs) -> anyhow::Result<()> {
         Some(image) => image,
         None => berth_testkit::busybox_image().await,
     };
-    let server = ServerProcess::start().await?;
+    let server = ServerProcess::start(&[]).await?;
     let endpoint = format!("http://{}", server.addr);
     let client = EcsClient::new(&endpoint, None);
     let _: Value = call(&client, "CreateCluster", json!({"clusterName": CLUSTER})).await?;
