@@ -1,9 +1,9 @@
 //! `berth server`: the control plane.
 //!
 //! Every setting comes from, in order of precedence: its flag, its environment variable
-//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_STORE`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`, `BERTH_TASK_RETENTION`,
-//! `BERTH_AGENT_LOST_AFTER`), the TOML file named by `--config` (`BERTH_CONFIG`), and the
-//! built-in default.
+//! (`BERTH_LISTEN`, `BERTH_DATA_DIR`, `BERTH_STORE`, `BERTH_REGION`, `BERTH_ACCOUNT_ID`,
+//! `BERTH_TASK_RETENTION`, `BERTH_AGENT_LOST_AFTER`), the TOML file named by `--config`
+//! (`BERTH_CONFIG`), and the built-in default.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
