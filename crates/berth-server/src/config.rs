@@ -67,3 +67,22 @@ pub enum StoreKind {
     /// --store memory`).
     Memory,
 }
+
+impl StoreKind {
+    /// The store named as `--store` and the config file's `store` name it.
+    pub fn parse(text: &str) -> Result<StoreKind, String> {
+        match text {
+            "redb" => Ok(StoreKind::Redb),
+            "memory" => Ok(StoreKind::Memory),
+            other => Err(format!("'{other}' is not a store: use redb (durable, the default) or memory")),
+        }
+    }
+
+    /// The name [`StoreKind::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Redb => "redb",
+            StoreKind::Memory => "memory",
+        }
+    }
+}

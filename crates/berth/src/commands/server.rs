@@ -24,7 +24,7 @@ pub struct ServerArgs {
     /// Where the state is kept: `redb`, the durable embedded store in the data directory, or
     /// `memory`, which writes nothing to disk and forgets everything when the server stops
     /// [default: redb].
-    #[arg(long, env = "BERTH_STORE", value_parser = parse_store)]
+    #[arg(long, env = "BERTH_STORE", value_parser = StoreKind::parse)]
     store: Option<StoreKind>,
     /// Region of requests whose signature names none [default: us-east-1].
     #[arg(long, env = "BERTH_REGION")]
@@ -76,7 +76,7 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
         store: match (args.store, file.store) {
             (Some(store), _) => store,
             (None, Some(text)) => {
-                parse_store(&text).map_err(|err| anyhow::anyhow!("store in the config file: {err}"))?
+                StoreKind::parse(&text).map_err(|err| anyhow::anyhow!("store in the config file: {err}"))?
             }
             (None, None) => defaults.store,
         },
@@ -108,15 +108,6 @@ pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
         bail!("region must be lowercase letters, digits and dashes, got '{}'", config.region);
     }
     Ok(config)
-}
-
-/// The store named by `--store` or the config file's `store`.
-fn parse_store(text: &str) -> Result<StoreKind, String> {
-    match text {
-        "redb" => Ok(StoreKind::Redb),
-        "memory" => Ok(StoreKind::Memory),
-        other => Err(format!("'{other}' is not a store: use redb (durable, the default) or memory")),
-    }
 }
 
 /// A duration from its flag (or environment variable), else the config file, else the default.

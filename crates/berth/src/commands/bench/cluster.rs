@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 use berth_agent::client::EcsClient;
+use berth_server::StoreKind;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use serde_json::json;
@@ -46,8 +47,8 @@ pub struct ClusterArgs {
     callers: usize,
     /// The server's store: `redb` (durable, as users run it) or `memory` (nothing on disk),
     /// which shows how much of the figures the durable store accounts for.
-    #[arg(long, default_value = "redb", value_parser = ["redb", "memory"])]
-    store: String,
+    #[arg(long, default_value = "redb", value_parser = StoreKind::parse)]
+    store: StoreKind,
     /// Print one JSON object with the figures as the last line.
     #[arg(long)]
     json: bool,
@@ -72,7 +73,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         args.tasks,
         args.instances
     );
-    let server = Arc::new(ServerProcess::start(&["--store", &args.store]).await?);
+    let server = Arc::new(ServerProcess::start(&["--store", args.store.name()]).await?);
     let endpoint = format!("http://{}", server.addr);
     let client = EcsClient::new(&endpoint, None);
     call(&client, "CreateCluster", json!({"clusterName": CLUSTER})).await?;
@@ -302,7 +303,7 @@ impl Figures {
                     "tasks": self.tasks,
                     "tasks_per_call": args.count,
                     "callers": args.callers,
-                    "store": args.store,
+                    "store": args.store.name(),
                     "tasks_per_sec": per_sec.round(),
                     "submit_tasks_per_sec": submit_per_sec.round(),
                     "api_p50_ms": round(self.p50),
